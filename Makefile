@@ -1,0 +1,38 @@
+# Two commands for a new machine:
+#   make release   create the environment, land the bundled samples, build and verify a release
+#   make test      create the environment (with training and test extras), run every test
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export LAKEHOUSE_PROJECT_DIR := $(CURDIR)
+
+.PHONY: release test land build docs bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed-base: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+# torch is pinned inside the train extra and installed in the same pip call (CPU wheel)
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ".[train,dev]"
+	touch $@ $(VENV)/.installed-base
+
+land: $(VENV)/.installed-base
+	$(BIN)/lakehouse land samples/chatml --source synthetic_sessions --family mental_health_datasets --license CC0-1.0
+	$(BIN)/lakehouse land samples/sharegpt --source fastchat_dummy --family roleplay_simulator --license Apache-2.0
+
+build: $(VENV)/.installed-base
+	$(BIN)/lakehouse build
+
+release: land build
+	$(BIN)/lakehouse release verify latest
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf target logs lakehouse-data

@@ -1,0 +1,246 @@
+"""The ``lakehouse`` command: land files, build and verify releases, query, train.
+
+    lakehouse land data/*.jsonl --source counsel_chat --family mental_health_datasets --license MIT
+    lakehouse build                      # dbt build --select release, in the project folder
+    lakehouse release verify v2026-11-22
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Compile mental-health conversation datasets into a versioned, auditable training release.")
+release_app = typer.Typer(no_args_is_help=True, help="Inspect and verify published releases.")
+s3_app = typer.Typer(no_args_is_help=True, help="A local S3 server (SeaweedFS) for development.")
+app.add_typer(release_app, name="release")
+app.add_typer(s3_app, name="s3")
+
+
+def _err(msg: str) -> None:
+    typer.echo(f"error: {msg}", err=True)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+
+
+def _parse_role_map(items: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        for pair in item.split(","):
+            if not pair.strip():
+                continue
+            if "=" not in pair:
+                raise typer.BadParameter(f"--role-map expects raw=role pairs, got {pair!r}")
+            k, v = pair.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+@app.command()
+def land(
+    inputs: List[str] = typer.Argument(..., help="Files, folders, globs or s3:// URIs/prefixes."),
+    source: str = typer.Option(..., "--source", help="Source name: the Delta table raw/<source>."),
+    family: str = typer.Option(..., "--family", help="Dataset family (curriculum routing unit)."),
+    license_tag: Optional[str] = typer.Option(None, "--license", help="License tag, e.g. MIT, CC-BY-4.0."),
+    shape: str = typer.Option("auto", "--format", help="Input shape: auto, or one of chatml, sharegpt, role_list, alpaca, qa, utterance_rows, transcript, preference, kto, text."),
+    file_format: Optional[str] = typer.Option(None, "--file-format", help="Force the file format: jsonl, json, csv, parquet, txt."),
+    role_map: List[str] = typer.Option([], "--role-map", help="Extra role names: speaker=user,listener=assistant"),
+    conversation_key: Optional[str] = typer.Option(None, "--conversation-key"),
+    turn_key: Optional[str] = typer.Option(None, "--turn-key"),
+    role_key: Optional[str] = typer.Option(None, "--role-key"),
+    text_key: Optional[str] = typer.Option(None, "--text-key"),
+    question_key: Optional[str] = typer.Option(None, "--question-key"),
+    answer_key: Optional[str] = typer.Option(None, "--answer-key"),
+    chunk_chars: Optional[int] = typer.Option(None, "--chunk-chars", help="Plain text: characters per pretraining chunk."),
+    edge_case: bool = typer.Option(False, "--edge-case", help="Tag every record is_training_edge_case (bypasses safety filters, never PII redaction)."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse a whole file on its first unparseable row (default: quarantine the row)."),
+    root: Optional[str] = typer.Option(None, "--root", help="Lakehouse root (default: LAKEHOUSE_ROOT or ./lakehouse-data)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Land raw files as the Delta table raw/<source>, with provenance; re-landing a file adds nothing."""
+    _setup_logging(verbose)
+    from lakehouse.landing import LandingError, land as do_land
+    from lakehouse.shapes import ShapeOptions
+    from lakehouse.storage import Storage
+
+    kwargs = dict(role_map=_parse_role_map(role_map), conversation_key=conversation_key, turn_key=turn_key,
+                  role_key=role_key, text_key=text_key, question_key=question_key, answer_key=answer_key)
+    if chunk_chars:
+        kwargs["chunk_chars"] = chunk_chars
+    options = ShapeOptions(**kwargs)  # type: ignore[arg-type]
+    try:
+        storage = Storage.from_env(root)
+        report = do_land(inputs, source=source, family=family, license_tag=license_tag, shape=shape,
+                         file_format=file_format, options=options, edge_case=edge_case, strict=strict,
+                         storage=storage, progress=progress and sys.stderr.isatty())
+    except LandingError as e:
+        _err(str(e))
+        raise typer.Exit(2)
+    for f in report.files:
+        if f.status == "failed":
+            _err(f.error or f.source_key)
+        elif f.status == "skipped":
+            typer.echo(f"skipped  {f.source_key} (already landed, sha256 {f.file_sha256[:12] if f.file_sha256 else ''})")
+        else:
+            extra = f", {f.parse_errors} unparseable rows (quarantined)" if f.parse_errors else ""
+            typer.echo(f"landed   {f.source_key}: {f.rows} rows as {f.shape} ({f.input_format}; {f.shape_reason}){extra}")
+    landed = [f for f in report.files if f.status == "landed"]
+    typer.echo(f"{source}: {len(landed)} file(s) landed, {report.rows} rows, "
+               f"{sum(f.status == 'skipped' for f in report.files)} skipped, {len(report.failed)} failed "
+               f"-> {storage.uri('raw', source)} (landing {report.landing_id})")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def project_dir() -> Path:
+    """The dbt project folder: LAKEHOUSE_PROJECT_DIR, or the checkout this package runs from, or cwd."""
+    env = os.environ.get("LAKEHOUSE_PROJECT_DIR")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parents[1]
+    if (here / "dbt_project.yml").exists():
+        return here
+    return Path.cwd()
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def build(
+    ctx: typer.Context,
+    version: Optional[str] = typer.Option(None, "--version", help="Release version (default v<YYYY-MM-DD>)."),
+    root: Optional[str] = typer.Option(None, "--root", help="Lakehouse root."),
+) -> None:
+    """Run `dbt build --select release` (extra arguments go to dbt) and print the release summary."""
+    env = dict(os.environ)
+    if root:
+        env["LAKEHOUSE_ROOT"] = root
+    proj = project_dir()
+    env.setdefault("LAKEHOUSE_PROJECT_DIR", str(proj))
+    dbt = Path(sys.executable).parent / "dbt"
+    cmd = [str(dbt) if dbt.exists() else "dbt", "build", "--select", "release", "--project-dir", str(proj),
+           "--profiles-dir", str(proj)]
+    if version:
+        cmd += ["--vars", json.dumps({"release_version": version})]
+    cmd += list(ctx.args)
+    rc = subprocess.call(cmd, env=env, cwd=str(proj))
+    if rc != 0:
+        _err("dbt build failed: a gate or a model failed, nothing was published (see the dbt output above)")
+        raise typer.Exit(rc)
+    from lakehouse.export import list_releases, load_manifest
+    from lakehouse.storage import Storage
+
+    storage = Storage.from_env(root)
+    versions = [version] if version else sorted(list_releases(storage))[-1:]
+    for v in versions:
+        _print_release(storage, v)
+
+
+def _print_release(storage: "object", version: str) -> None:
+    from lakehouse.export import load_manifest
+    from lakehouse.export.publish import release_prefix
+
+    m = load_manifest(storage, version)  # type: ignore[arg-type]
+    c = m["counts"]
+    typer.echo(f"release {version}: {c['records']} records -> {storage.uri(release_prefix(version))}")  # type: ignore[attr-defined]
+    typer.echo("  by split:  " + ", ".join(f"{k}={v}" for k, v in sorted(c["by_split"].items())))
+    typer.echo("  by family: " + ", ".join(f"{k}={v}" for k, v in sorted(c["by_family"].items())))
+    typer.echo("  by kind:   " + ", ".join(f"{k}={v}" for k, v in sorted(c["by_kind"].items())))
+
+
+@release_app.command("verify")
+def release_verify(version: str = typer.Argument(..., help="Release version, or latest."), root: Optional[str] = typer.Option(None, "--root")) -> None:
+    """Re-read every file of a release and check bytes, records and sha256 against its manifest."""
+    from lakehouse.export import verify_release
+    from lakehouse.export.verify import ReleaseNotFound
+    from lakehouse.storage import Storage
+
+    storage = Storage.from_env(root)
+    if version == "latest":
+        from lakehouse.export import list_releases
+
+        found = sorted(list_releases(storage))
+        if not found:
+            _err(f"no release under {storage.root}")
+            raise typer.Exit(2)
+        version = found[-1]
+    try:
+        res = verify_release(storage, version)
+    except ReleaseNotFound as e:
+        _err(str(e))
+        raise typer.Exit(2)
+    for p in res.problems:
+        _err(p)
+    if not res.ok:
+        typer.echo(f"release {version}: FAILED ({len(res.problems)} problems)")
+        raise typer.Exit(1)
+    typer.echo(f"release {version}: OK ({res.files_checked} files, {res.records} records verified)")
+
+
+@release_app.command("list")
+def release_list(root: Optional[str] = typer.Option(None, "--root")) -> None:
+    """Published releases (those with a manifest)."""
+    from lakehouse.export import list_releases
+    from lakehouse.storage import Storage
+
+    storage = Storage.from_env(root)
+    for v in sorted(list_releases(storage)):
+        _print_release(storage, v)
+
+
+@release_app.command("show")
+def release_show(version: str, root: Optional[str] = typer.Option(None, "--root")) -> None:
+    """Print a release's manifest."""
+    from lakehouse.export import load_manifest
+    from lakehouse.storage import Storage
+
+    typer.echo(json.dumps(load_manifest(Storage.from_env(root), version), indent=2, ensure_ascii=False))
+
+
+@s3_app.command("serve")
+def s3_serve(bucket: str = typer.Option("lakehouse", help="Bucket to create."),
+             data_dir: Optional[str] = typer.Option(None, help="Keep data here (default: a temp dir, removed on exit).")) -> None:
+    """Start SeaweedFS S3 on a free loopback port and print the environment to use it (Ctrl+C stops)."""
+    import time
+
+    from lakehouse.seaweed import SeaweedS3
+
+    with SeaweedS3(data_dir=data_dir) as s3:
+        s3.create_bucket(bucket)
+        for k, v in s3.env(f"s3://{bucket}/lakehouse").items():
+            typer.echo(f"export {k}={v}")
+        typer.echo("# SeaweedFS S3 is running; Ctrl+C stops it", err=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+def _mount_optional_commands() -> None:
+    try:
+        from lakehouse.training.cli import train_command
+    except ImportError:
+        return
+    app.command("train", help="Train on a release: phase A (pretraining), B (staged SFT), C (DPO).")(train_command)
+
+
+_mount_optional_commands()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

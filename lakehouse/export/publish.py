@@ -1,0 +1,256 @@
+"""Publish a release atomically: data files first, ``manifest.json`` last.
+
+Called from the dbt Python model ``release_export`` after every release gate has passed, with
+DuckDB relations of the release marts. Files are streamed from DuckDB in a fixed order
+(split, family, content_hash) so the same raw data and seed give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from lakehouse import __version__
+from lakehouse.export.files import FileEntry, HashingWriter
+from lakehouse.storage import CURATED_PREFIX, QUARANTINE_PREFIX, RELEASES_PREFIX, Storage
+
+if TYPE_CHECKING:
+    import duckdb
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+COMPILED_KEY = "compiled/final_training_dataset.jsonl"
+FORMAT = "lakehouse-release/1"
+
+
+class ReleaseExists(RuntimeError):
+    pass
+
+
+def release_prefix(version: str) -> str:
+    return f"{RELEASES_PREFIX}/{version}"
+
+
+def default_version(now: datetime | None = None) -> str:
+    return "v" + (now or datetime.now(timezone.utc)).strftime("%Y-%m-%d")
+
+
+def git_commit(cwd: str | None = None) -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return (json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+@dataclass
+class ReleaseInputs:
+    """DuckDB relations of the marts the release is made from."""
+
+    release: "duckdb.DuckDBPyRelation"
+    conversations: "duckdb.DuckDBPyRelation | None" = None
+    quarantine: "duckdb.DuckDBPyRelation | None" = None
+    coverage: "duckdb.DuckDBPyRelation | None" = None
+    extra_reports: dict[str, Any] = field(default_factory=dict)   # reports/<name>.json -> object
+    curriculum: dict[str, Any] | None = None
+
+
+@dataclass
+class PublishResult:
+    version: str
+    uri: str
+    status: str                 # published | unchanged
+    files: list[FileEntry]
+    counts: dict[str, Any]
+
+
+def _rows(rel: "duckdb.DuckDBPyRelation", sql: str) -> list[dict[str, Any]]:
+    res = rel.query("r", sql)
+    cols = res.columns
+    return [dict(zip(cols, row)) for row in res.fetchall()]
+
+
+def _write_shards(rel: "duckdb.DuckDBPyRelation", staging: str) -> tuple[list[FileEntry], dict[str, Any]]:
+    ordered = rel.query("r", "select shard_key, json_line, split, source_family, kind from r "
+                             "order by split, source_family, shard, content_hash")
+    reader = ordered.fetch_record_batch(10_000)
+    compiled = HashingWriter(os.path.join(staging, COMPILED_KEY), COMPILED_KEY)
+    entries: list[FileEntry] = []
+    current: HashingWriter | None = None
+    counts: dict[str, Any] = {"records": 0, "by_split": {}, "by_family": {}, "by_kind": {}, "by_family_split": {}}
+    for batch in reader:
+        cols = batch.to_pydict()
+        for key, line, split, fam, kind in zip(cols["shard_key"], cols["json_line"], cols["split"],
+                                               cols["source_family"], cols["kind"]):
+            if current is None or current.key != key:
+                if current is not None:
+                    entries.append(current.close())
+                current = HashingWriter(os.path.join(staging, key), key)
+            data = line.encode("utf-8")
+            current.write_line(data)
+            compiled.write_line(data)
+            counts["records"] += 1
+            counts["by_split"][split] = counts["by_split"].get(split, 0) + 1
+            counts["by_family"][fam] = counts["by_family"].get(fam, 0) + 1
+            counts["by_kind"][kind] = counts["by_kind"].get(kind, 0) + 1
+            fs = counts["by_family_split"].setdefault(fam, {})
+            fs[split] = fs.get(split, 0) + 1
+    if current is not None:
+        entries.append(current.close())
+    entries.append(compiled.close())
+    return entries, counts
+
+
+def default_curriculum(rel: "duckdb.DuckDBPyRelation", version: str, seed: int) -> dict[str, Any]:
+    """Phases by kind, one stage per phase, families weighted by record count (no registry)."""
+    rows = _rows(rel, "select kind, phase, stage, source_family, split, shard_key, count(*) as n from r "
+                      "group by all order by phase, stage nulls first, source_family, split, shard_key")
+    names = {"A": ("continued_pretraining", "pretrain"), "B": ("sft", "sft"), "C": ("preference", "preference")}
+    phases: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        ph = phases.setdefault(r["phase"], {"phase": r["phase"], "name": names[r["phase"]][0],
+                                            "kind": names[r["phase"]][1], "stages": {}})
+        st = ph["stages"].setdefault(r["stage"], {"stage": r["stage"], "name": f"stage_{r['stage']}" if r["stage"] else names[r["phase"]][0],
+                                                  "weight": 1.0, "families": {}})
+        fam = st["families"].setdefault(r["source_family"], {"family": r["source_family"], "records": 0,
+                                                             "files": {"train": [], "val": [], "test": []}})
+        fam["records"] += r["n"]
+        fam["files"].setdefault(r["split"], []).append(r["shard_key"])
+    out_phases = []
+    for p in sorted(phases):
+        ph = phases[p]
+        stages = []
+        for key in sorted(ph["stages"], key=lambda s: (s is not None, s or 0)):
+            st = ph["stages"][key]
+            total = sum(f["records"] for f in st["families"].values()) or 1
+            fams = [{"family": f["family"], "weight": round(f["records"] / total, 6),
+                     "files": {k: sorted(set(v)) for k, v in f["files"].items()}}
+                    for f in sorted(st["families"].values(), key=lambda f: f["family"])]
+            stages.append({"stage": st["stage"], "name": st["name"], "weight": st["weight"], "families": fams})
+        if len(stages) > 1:
+            for st in stages:
+                st["weight"] = round(1.0 / len(stages), 6)
+        out_phases.append({"phase": ph["phase"], "name": ph["name"], "kind": ph["kind"], "stages": stages})
+    return {"version": version, "seed": seed, "phases": out_phases}
+
+
+def default_stats(rel: "duckdb.DuckDBPyRelation") -> dict[str, Any]:
+    rows = _rows(rel, """
+        select source_family as family, split, coalesce(stage::varchar, '') as stage, kind,
+               count(*) as records, sum(n_turns) as turns, sum(n_chars) as chars,
+               min(n_chars) as min_chars, max(n_chars) as max_chars
+        from r group by all order by family, split, stage, kind""")
+    return {"by_family_split_stage": rows}
+
+
+def _curated_tables(storage: Storage, inputs: ReleaseInputs) -> None:
+    from deltalake import write_deltalake
+
+    targets = [(inputs.conversations, f"{CURATED_PREFIX}/conversations"),
+               (inputs.coverage, f"{CURATED_PREFIX}/coverage"),
+               (inputs.quarantine, f"{QUARANTINE_PREFIX}/records")]
+    for rel, key in targets:
+        if rel is None:
+            continue
+        reader = rel.fetch_record_batch(20_000)
+        write_deltalake(storage.uri(key), reader, mode="overwrite", schema_mode="overwrite",
+                        storage_options=storage.delta_storage_options())
+        log.info("curated table %s written", key)
+
+
+def _existing_manifest(storage: Storage, version: str) -> dict[str, Any] | None:
+    key = f"{release_prefix(version)}/{MANIFEST}"
+    if not storage.exists(key):
+        return None
+    return json.loads(storage.read_bytes(key))
+
+
+def publish_release(storage: Storage, inputs: ReleaseInputs, *, version: str | None = None, seed: int = 42,
+                    overwrite: bool = False, project_dir: str | None = None,
+                    extra_manifest: dict[str, Any] | None = None) -> PublishResult:
+    version = version or default_version()
+    if not version or "/" in version or version.startswith("."):
+        raise ValueError(f"invalid release version {version!r}")
+    storage.ensure_root()
+    _curated_tables(storage, inputs)
+    prefix = release_prefix(version)
+    with tempfile.TemporaryDirectory(prefix="lakehouse-release-") as staging:
+        entries, counts = _write_shards(inputs.release, staging)
+        curriculum = inputs.curriculum or default_curriculum(inputs.release, version, seed)
+        reports: dict[str, Any] = {"stats": default_stats(inputs.release)}
+        if inputs.coverage is not None:
+            reports["coverage"] = {"sources": _rows(inputs.coverage, "select * from r order by source_name")}
+        reports.update(inputs.extra_reports)
+        for name, obj in [("curriculum.json", curriculum)] + [(f"reports/{k}.json", v) for k, v in sorted(reports.items())]:
+            w = HashingWriter(os.path.join(staging, name), name)
+            w.write_all(_json_bytes(obj), records=0)
+            entries.append(w.close())
+        entries.sort(key=lambda e: e.key)
+        manifest = {
+            "format": FORMAT, "version": version,
+            "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "git_commit": git_commit(project_dir), "package_version": __version__, "seed": seed,
+            "counts": counts, "files": [e.as_dict() for e in entries],
+        }
+        if extra_manifest:
+            manifest.update(extra_manifest)
+
+        existing = _existing_manifest(storage, version)
+        if existing is not None:
+            if existing.get("files") == manifest["files"]:
+                log.info("release %s unchanged (%d files)", version, len(entries))
+                return PublishResult(version, storage.uri(prefix), "unchanged", entries, counts)
+            if not overwrite:
+                raise ReleaseExists(
+                    f"release {version} already exists with different content; set a new version "
+                    f"(--vars '{{release_version: v...}}') or release_overwrite: true")
+        _upload(storage, staging, prefix, entries, manifest)
+    log.info("release %s published: %d records, %d files", version, counts["records"], len(entries))
+    return PublishResult(version, storage.uri(prefix), "published", entries, counts)
+
+
+def _upload(storage: Storage, staging: str, prefix: str, entries: list[FileEntry], manifest: dict[str, Any]) -> None:
+    """Data files first, manifest last. Locally the whole folder appears with one rename."""
+    manifest_bytes = _json_bytes(manifest)
+    if not storage.is_s3:
+        final = storage.uri(prefix)
+        parent = os.path.dirname(final)
+        os.makedirs(parent, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(final)}.tmp-", dir=parent)
+        for e in entries:
+            dst = os.path.join(tmp, e.key)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copyfile(os.path.join(staging, e.key), dst)
+        with open(os.path.join(tmp, MANIFEST), "wb") as f:
+            f.write(manifest_bytes)
+        if os.path.exists(final):
+            old = final + f".old-{os.getpid()}"
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+        return
+    # S3: remove the manifest first (the release stops existing), stale files, then upload
+    if storage.exists(f"{prefix}/{MANIFEST}"):
+        bucket_key = storage.uri(f"{prefix}/{MANIFEST}")
+        from lakehouse.storage import split_s3_uri
+
+        b, k = split_s3_uri(bucket_key)
+        storage.s3.delete_object(Bucket=b, Key=k)
+    storage.delete_prefix(prefix)
+    for e in entries:
+        storage.put_file(os.path.join(staging, e.key), f"{prefix}/{e.key}")
+    storage.write_bytes(f"{prefix}/{MANIFEST}", manifest_bytes)

@@ -1,0 +1,371 @@
+"""Land raw files as Delta tables ``raw/<source>`` with provenance, one atomic commit per file.
+
+A file is read once to hash it (idempotence: a file already in ``raw/<source>`` adds no rows),
+then streamed through the shape readers into a single Delta append. A file that cannot be read
+commits nothing; a row that cannot be parsed lands with ``parse_error`` set and is quarantined
+by the dbt pipeline, unless ``strict`` asks to refuse the whole file.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import logging
+import os
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from itertools import chain
+from pathlib import Path
+from typing import IO, Callable, Iterable, Iterator
+
+import orjson
+
+from lakehouse import __version__
+from lakehouse.landing.schema import LANDINGS_SCHEMA, RAW_SCHEMA
+from lakehouse.storage import CATALOG_PREFIX, RAW_PREFIX, Storage, split_s3_uri
+
+log = logging.getLogger(__name__)
+
+SOURCE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]{0,62}$")
+DETECT_SAMPLE = 50
+BATCH_ROWS = 2000
+BATCH_BYTES = 32 * 1024 * 1024
+
+
+class LandingError(Exception):
+    """A file was refused; the message names the file (and line) and the reason."""
+
+
+@dataclass
+class InputFile:
+    uri: str          # local absolute path or s3://bucket/key
+    name: str         # base name, used for format detection
+
+
+@dataclass
+class FileReport:
+    source_key: str
+    status: str                     # landed | skipped (already landed) | failed
+    rows: int = 0
+    parse_errors: int = 0
+    shape: str | None = None
+    shape_reason: str | None = None
+    input_format: str | None = None
+    file_sha256: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class LandingReport:
+    landing_id: str
+    source_name: str
+    files: list[FileReport] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[FileReport]:
+        return [f for f in self.files if f.status == "failed"]
+
+    @property
+    def rows(self) -> int:
+        return sum(f.rows for f in self.files if f.status == "landed")
+
+
+# -- inputs ---------------------------------------------------------------------------
+def expand_inputs(inputs: Iterable[str], storage: Storage) -> list[InputFile]:
+    """Files named by paths, folders (recursively), globs or s3:// URIs/prefixes, in a stable order."""
+    out: list[InputFile] = []
+    for item in inputs:
+        if item.startswith("s3://"):
+            bucket, key = split_s3_uri(item)
+            pattern = None
+            if any(c in key for c in "*?["):
+                pattern, key = key, key.split("*")[0].rsplit("/", 1)[0]
+            found = []
+            paginator = storage.s3.get_paginator("list_objects_v2")
+            try:
+                storage.s3.head_object(Bucket=bucket, Key=key)
+                found = [key] if pattern is None else []
+            except Exception:
+                found = []
+            if not found:
+                prefix = key.rstrip("/") + "/" if key else ""
+                for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+                    for obj in page.get("Contents", []):
+                        k = obj["Key"]
+                        if k.endswith("/"):
+                            continue
+                        if pattern is None or fnmatch.fnmatch(k, pattern):
+                            found.append(k)
+            if not found:
+                raise LandingError(f"{item}: file not found")
+            out.extend(InputFile(f"s3://{bucket}/{k}", k.rsplit("/", 1)[-1]) for k in sorted(found))
+            continue
+        p = Path(item).expanduser()
+        if any(c in item for c in "*?["):
+            matches = sorted(Path(m) for m in __import__("glob").glob(str(p), recursive=True))
+            files = [m for m in matches if m.is_file()]
+            if not files:
+                raise LandingError(f"{item}: no file matches")
+            out.extend(InputFile(str(f.resolve()), f.name) for f in files)
+        elif p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
+            if not files:
+                raise LandingError(f"{item}: folder holds no files")
+            out.extend(InputFile(str(f.resolve()), f.name) for f in files)
+        elif p.is_file():
+            out.append(InputFile(str(p.resolve()), p.name))
+        else:
+            raise LandingError(f"{item}: file not found")
+    return out
+
+
+def _opener(storage: Storage, uri: str) -> Callable[[], IO[bytes]]:
+    return lambda: storage.open_read(uri)
+
+
+def file_sha256(open_stream: Callable[[], IO[bytes]]) -> tuple[str, int]:
+    h = hashlib.sha256()
+    n = 0
+    with open_stream() as f:
+        while chunk := f.read(4 * 1024 * 1024):
+            h.update(chunk)
+            n += len(chunk)
+    return h.hexdigest(), n
+
+
+# -- delta helpers --------------------------------------------------------------------
+def raw_table_uri(storage: Storage, source: str) -> str:
+    return storage.uri(RAW_PREFIX, source)
+
+
+def landings_table_uri(storage: Storage) -> str:
+    return storage.uri(CATALOG_PREFIX, "landings")
+
+
+def already_landed(storage: Storage, table_uri: str, sha256: str) -> bool:
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+    import pyarrow.dataset as ds
+
+    try:
+        dt = DeltaTable(table_uri, storage_options=storage.delta_storage_options())
+    except TableNotFoundError:
+        return False
+    return dt.to_pyarrow_dataset().count_rows(filter=ds.field("file_sha256") == sha256) > 0
+
+
+# -- landing --------------------------------------------------------------------------
+def validate_source_name(source: str) -> None:
+    if not SOURCE_NAME_RE.match(source):
+        raise LandingError(f"invalid source name {source!r}: use lowercase letters, digits and '_' (e.g. counsel_chat)")
+
+
+def land(
+    inputs: Iterable[str],
+    *,
+    source: str,
+    family: str,
+    license_tag: str | None = None,
+    shape: str = "auto",
+    file_format: str | None = None,
+    options: "object | None" = None,
+    edge_case: bool = False,
+    strict: bool = False,
+    storage: Storage | None = None,
+    progress: bool = False,
+) -> LandingReport:
+    """Land every input file into ``raw/<source>``; returns per-file outcomes (never raises per file)."""
+    from lakehouse import shapes
+
+    validate_source_name(source)
+    if not family or not SOURCE_NAME_RE.match(family):
+        raise LandingError(f"invalid family {family!r}: use lowercase letters, digits and '_'")
+    if shape != "auto" and shape not in shapes.SHAPES:
+        raise LandingError(f"unknown --format {shape!r}: choose auto or one of {', '.join(shapes.SHAPES)}")
+    if file_format is not None and file_format not in shapes.FILE_FORMATS:
+        raise LandingError(f"unknown --file-format {file_format!r}: choose one of {', '.join(shapes.FILE_FORMATS)}")
+    storage = storage or Storage.from_env()
+    storage.ensure_root()
+    opts = options if options is not None else shapes.ShapeOptions()
+    files = expand_inputs(inputs, storage)
+    report = LandingReport(landing_id=uuid.uuid4().hex, source_name=source)
+    landed_at = datetime.now(timezone.utc)
+    table_uri = raw_table_uri(storage, source)
+
+    bar = _Progress(progress, len(files))
+    with bar:
+        for f in files:
+            bar.start_file(f.name)
+            try:
+                fr = _land_one(f, storage=storage, table_uri=table_uri, source=source, family=family,
+                               license_tag=license_tag, shape=shape, file_format=file_format, options=opts,
+                               edge_case=edge_case, strict=strict, landing_id=report.landing_id,
+                               landed_at=landed_at, on_rows=bar.add_rows)
+            except (LandingError, shapes.InputError) as e:
+                fr = FileReport(source_key=f.uri, status="failed", error=str(e))
+            except Exception as e:  # a library error: still one line, naming the file
+                fr = FileReport(source_key=f.uri, status="failed", error=f"{f.uri}: {type(e).__name__}: {e}")
+            report.files.append(fr)
+            log.info("landing %s file_sha256=%s status=%s rows=%d parse_errors=%d", report.landing_id,
+                     (fr.file_sha256 or "")[:12], fr.status, fr.rows, fr.parse_errors)
+            bar.end_file()
+    return report
+
+
+def _land_one(f: InputFile, *, storage: Storage, table_uri: str, source: str, family: str,
+              license_tag: str | None, shape: str, file_format: str | None, options: object,
+              edge_case: bool, strict: bool, landing_id: str, landed_at: datetime,
+              on_rows: Callable[[int], None]) -> FileReport:
+    import pyarrow as pa
+    from deltalake import CommitProperties, write_deltalake
+
+    from lakehouse import shapes
+
+    open_stream = _opener(storage, f.uri)
+    try:
+        sha, nbytes = file_sha256(open_stream)
+    except FileNotFoundError as e:
+        raise LandingError(f"{f.uri}: file not found") from e
+    fr = FileReport(source_key=f.uri, status="landed", file_sha256=sha)
+    if nbytes == 0:
+        raise LandingError(f"{f.uri}: empty file (0 bytes)")
+    if already_landed(storage, table_uri, sha):
+        fr.status = "skipped"
+        return fr
+
+    with open_stream() as s:
+        head = s.read(4096)
+    fmt, _gz = shapes.detect_file_format(f.name, head) if file_format is None else (file_format, False)
+    fr.input_format = fmt
+    records = shapes.iter_raw_records(open_stream, f.uri, fmt, options)
+    sample: list = []
+    for rec in records:
+        sample.append(rec)
+        if len(sample) >= DETECT_SAMPLE:
+            break
+    if not sample:
+        raise LandingError(f"{f.uri}: empty file (no records)")
+    good = [r.record for r in sample if r.record is not None]
+    if shape == "auto":
+        if not good:
+            raise LandingError(f"{f.uri}: no readable record in the first {len(sample)} (first error: {sample[0].error})")
+        decision = shapes.detect_shape(good, options, fmt)
+    else:
+        decision = shapes.ShapeDecision(shape=shape, options=options, reason="forced with --format")  # type: ignore[call-arg]
+    fr.shape, fr.shape_reason = decision.shape, decision.reason
+    options_json = decision.options.to_json()
+
+    counters = {"rows": 0, "errors": 0}
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        cols: dict[str, list] = {n: [] for n in RAW_SCHEMA.names}
+        size = 0
+        for rec in chain(sample, records):
+            if rec.error is not None and strict:
+                where = f":{rec.line}" if rec.line else f" record {rec.row_number}"
+                raise LandingError(f"{f.uri}{where}: {rec.error}")
+            counters["rows"] += 1
+            if rec.error is not None:
+                counters["errors"] += 1
+            text = orjson.dumps(rec.record).decode() if rec.record is not None else None
+            cols["row_number"].append(rec.row_number)
+            cols["line_number"].append(rec.line)
+            cols["record"].append(text)
+            cols["parse_error"].append(rec.error)
+            size += len(text or "")
+            if len(cols["row_number"]) >= BATCH_ROWS or size >= BATCH_BYTES:
+                yield _batch(cols)
+                on_rows(len(cols["row_number"]))
+                cols = {n: [] for n in RAW_SCHEMA.names}
+                size = 0
+        if cols["row_number"]:
+            yield _batch(cols)
+            on_rows(len(cols["row_number"]))
+
+    constants = {
+        "landing_id": landing_id, "landed_at": landed_at, "source_name": source, "source_family": family,
+        "license_tag": license_tag, "source_key": f.uri, "file_sha256": sha, "file_bytes": nbytes,
+        "input_format": fmt, "shape": decision.shape, "shape_options": options_json, "is_edge_case": edge_case,
+    }
+
+    def _batch(cols: dict[str, list]) -> pa.RecordBatch:
+        n = len(cols["row_number"])
+        arrays = []
+        for fld in RAW_SCHEMA:
+            if fld.name in constants:
+                arrays.append(pa.array([constants[fld.name]] * n, type=fld.type))
+            else:
+                arrays.append(pa.array(cols[fld.name], type=fld.type))
+        return pa.RecordBatch.from_arrays(arrays, schema=RAW_SCHEMA)
+
+    reader = pa.RecordBatchReader.from_batches(RAW_SCHEMA, batches())
+    try:
+        write_deltalake(table_uri, reader, mode="append", storage_options=storage.delta_storage_options(),
+                        commit_properties=CommitProperties(custom_metadata={
+                            "lakehouse.landing_id": landing_id, "lakehouse.file_sha256": sha}))
+    except (LandingError, shapes.InputError):
+        raise
+    except Exception as e:
+        cause = e.__cause__ or e.__context__
+        while cause is not None:
+            if isinstance(cause, (LandingError, shapes.InputError)):
+                raise cause from None
+            cause = cause.__cause__ or cause.__context__
+        raise
+    fr.rows, fr.parse_errors = counters["rows"], counters["errors"]
+    _append_catalog(storage, constants, fr, decision.reason, table_uri)
+    return fr
+
+
+def _append_catalog(storage: Storage, c: dict, fr: FileReport, reason: str | None, table_uri: str) -> None:
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    row = {
+        "landing_id": c["landing_id"], "landed_at": c["landed_at"], "source_name": c["source_name"],
+        "source_family": c["source_family"], "license_tag": c["license_tag"], "source_key": c["source_key"],
+        "file_sha256": c["file_sha256"], "file_bytes": c["file_bytes"], "rows_read": fr.rows,
+        "parse_errors": fr.parse_errors, "input_format": c["input_format"], "shape": c["shape"],
+        "shape_reason": reason, "shape_options": c["shape_options"], "is_edge_case": c["is_edge_case"],
+        "table_uri": table_uri, "package_version": __version__,
+    }
+    table = pa.Table.from_pylist([row], schema=LANDINGS_SCHEMA)
+    write_deltalake(landings_table_uri(storage), table, mode="append", storage_options=storage.delta_storage_options())
+
+
+class _Progress:
+    """Files and rows progress on stderr (rich), silent when disabled."""
+
+    def __init__(self, enabled: bool, n_files: int) -> None:
+        self.enabled = enabled
+        self.n_files = n_files
+        self._p = None
+
+    def __enter__(self) -> "_Progress":
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                               TextColumn("{task.fields[rows]} rows"), TimeElapsedColumn(), transient=False)
+            self._p.__enter__()
+            self._files = self._p.add_task("files", total=self.n_files, rows=0)
+        return self
+
+    def start_file(self, name: str) -> None:
+        if self._p:
+            self._p.update(self._files, description=f"landing {name[:40]}")
+
+    def add_rows(self, n: int) -> None:
+        if self._p:
+            t = self._p.tasks[self._files]
+            self._p.update(self._files, rows=t.fields["rows"] + n)
+
+    def end_file(self) -> None:
+        if self._p:
+            self._p.advance(self._files)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._p:
+            self._p.__exit__(None, None, None)

@@ -1,0 +1,36 @@
+"""dbt-duckdb plugin: prepares every dbt connection to read the lakehouse and run the library's UDFs.
+
+- loads the httpfs and delta extensions from the pinned wheels (by file path, nothing downloaded)
+- creates the S3 secret from AWS_* / OVH_S3_* settings
+- registers the ``lh_*`` UDFs from ``lakehouse.udf``
+- exposes the resolved lakehouse root as the DuckDB variable ``lakehouse_root`` (read by macros)
+
+UDFs exist only on dbt's connection: models that call them are tables, never views.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from dbt.adapters.duckdb.plugins import BasePlugin
+
+from lakehouse import duck
+from lakehouse.config import Settings
+from lakehouse.udf import register_all
+
+
+def _set_root(conn: Any, root: str) -> None:
+    conn.execute("SET VARIABLE lakehouse_root = '" + root.replace("'", "''") + "'")
+
+
+class Plugin(BasePlugin):
+    def initialize(self, plugin_config: Dict[str, Any]) -> None:
+        self.settings = Settings.from_env(root=plugin_config.get("root"))
+
+    def configure_connection(self, conn: Any) -> None:
+        duck.configure(conn, self.settings)
+        register_all(conn)
+        _set_root(conn, self.settings.root)
+
+    def configure_cursor(self, cursor: Any) -> None:
+        _set_root(cursor, self.settings.root)

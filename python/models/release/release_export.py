@@ -1,0 +1,38 @@
+"""Publish the release (exports/releases/<version>/) and the curated Delta tables.
+
+Runs last in `dbt build --select release`, after every gate (tests on release_conversations);
+a failing gate skips this model, so nothing is published. Returns one row per published file.
+"""
+
+import os
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    release = dbt.ref("release_conversations")
+    conversations = dbt.ref("conversations")
+    quarantine = dbt.ref("quarantine")
+    coverage = dbt.ref("coverage")
+
+    import pyarrow as pa
+
+    from lakehouse.export.publish import ReleaseInputs, publish_release
+    from lakehouse.storage import Storage
+
+    version = dbt.config.get("release_version") or None
+    seed = int(dbt.config.get("split_seed") or 42)
+    overwrite = str(dbt.config.get("release_overwrite")).lower() in ("true", "1", "yes")
+    result = publish_release(
+        Storage.from_env(),
+        ReleaseInputs(release=release, conversations=conversations, quarantine=quarantine, coverage=coverage),
+        version=version, seed=seed, overwrite=overwrite, project_dir=os.getcwd(),
+    )
+    return pa.table({
+        "version": [result.version] * len(result.files),
+        "status": [result.status] * len(result.files),
+        "release_uri": [result.uri] * len(result.files),
+        "key": [f.key for f in result.files],
+        "bytes": [f.bytes for f in result.files],
+        "records": [f.records for f in result.files],
+        "sha256": [f.sha256 for f in result.files],
+    })
