@@ -1,0 +1,239 @@
+"""Vectorized MinHash signatures: tokenize, shingle and sketch whole Arrow chunks with numpy.
+
+Per text, the result is bit-identical to datasketch's own
+``MinHash(num_perm, seed, hashfunc=shingle_hash).update_batch(shingles(text, n))``
+(scheme ``affine32``): the permutations and the finalizer come from datasketch; only the loop
+over records is replaced by array operations over a chunk of records.
+
+Tokens are maximal runs of letters/digits of the lowercased text, with apostrophes deleted
+(``don't`` -> ``dont``) and everything else a separator. A token hashes to
+``fmix64(sum_j (byte_j + 1) * P**j mod 2**64)``; a shingle of tokens ``t_0 .. t_{k-1}`` hashes to
+``fmix64(sum_j K_j * h(t_j) mod 2**64) >> 32``. A text with fewer than ``n`` tokens has one
+shingle (all its tokens); a text without tokens has none and an empty (all-max) signature.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+SCHEME = "affine32"
+EMPTY_HASH = (1 << 32) - 1
+_M64 = (1 << 64) - 1
+_P = 0x9E3779B97F4A7C15  # odd: polynomial base of token hashes
+_K_SALT = 0x632BE59BD9B4E019
+_APOSTROPHES = "['\u2018\u2019\u02bc]"
+_NON_WORD = r"[^\p{L}\p{N}\p{M}]+"
+
+
+def fmix64(x: int) -> int:
+    """MurmurHash3 64-bit finalizer on a Python int (same as datasketch's ``_fmix(.., 64)``)."""
+    x &= _M64
+    x ^= x >> 33
+    x = (x * 0xFF51AFD7ED558CCD) & _M64
+    x ^= x >> 33
+    x = (x * 0xC4CEB9FE1A85EC53) & _M64
+    return x ^ (x >> 33)
+
+
+@lru_cache(maxsize=None)
+def shingle_weight(j: int) -> int:
+    """Odd 64-bit multiplier of the j-th token of a shingle."""
+    return fmix64(j + _K_SALT) | 1
+
+
+def token_hash(token: str) -> int:
+    """64-bit hash of one token (pure-Python reference of the vectorized path)."""
+    acc, pw = 0, 1
+    for byte in token.encode("utf-8"):
+        acc = (acc + (byte + 1) * pw) & _M64
+        pw = (pw * _P) & _M64
+    return fmix64(acc)
+
+
+def shingle_hash(shingle: str) -> int:
+    """32-bit hash of a shingle (tokens joined by one space); usable as a datasketch ``hashfunc``."""
+    acc = 0
+    for j, tok in enumerate(shingle.split(" ")):
+        acc = (acc + shingle_weight(j) * token_hash(tok)) & _M64
+    return fmix64(acc) >> 32
+
+
+@lru_cache(maxsize=8)
+def permutations(num_perm: int, seed: int) -> tuple["np.ndarray", "np.ndarray"]:
+    """datasketch's affine32 permutation parameters ``(a, b)`` for ``(num_perm, seed)``."""
+    from datasketch import MinHash
+
+    a, b = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
+    return a.copy(), b.copy()
+
+
+@lru_cache(maxsize=4)
+def _powers(length: int) -> "np.ndarray":
+    import numpy as np
+
+    pw = np.full(max(length, 1), _P, dtype=np.uint64)
+    pw[0] = 1
+    return np.cumprod(pw, dtype=np.uint64)
+
+
+def _byte_classes() -> "np.ndarray":
+    import numpy as np
+
+    lut = np.zeros(256, dtype=np.int8)  # 0 separator, 1 word byte, 2 deleted (apostrophe)
+    for lo, hi in ((ord("0"), ord("9")), (ord("a"), ord("z")), (ord("A"), ord("Z")), (0x80, 0xFF)):
+        lut[lo : hi + 1] = 1
+    lut[ord("'")] = 2
+    return lut
+
+
+def prepare(texts: "pa.Array | pa.ChunkedArray") -> tuple["np.ndarray", "np.ndarray"]:
+    """Lowercase ``texts`` (nulls -> empty) and return their UTF-8 bytes and int64 offsets.
+
+    Rows with non-ASCII characters get apostrophes deleted and other non-letter/digit runs
+    turned into spaces by regex, so that afterwards every non-ASCII byte is part of a word.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    arr = pc.utf8_lower(pc.fill_null(texts.cast(pa.large_string()), ""))
+    nonascii = pc.invert(pc.string_is_ascii(arr))
+    if pc.any(nonascii).as_py():
+        rows = pc.replace_substring_regex(pc.filter(arr, nonascii), _APOSTROPHES, "")
+        rows = pc.replace_substring_regex(rows, _NON_WORD, " ")
+        arr = pc.replace_with_mask(arr, nonascii, rows.cast(pa.large_string()))
+    _, off_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(off_buf, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    if len(offsets) == 0:
+        return np.zeros(0, np.uint8), np.zeros(1, np.int64)
+    return data[offsets[0] : offsets[-1]], offsets - offsets[0]
+
+
+def token_spans(data: "np.ndarray", offsets: "np.ndarray") -> tuple["np.ndarray", "np.ndarray", "np.ndarray", "np.ndarray"]:
+    """Tokens of prepared bytes: ``(data without apostrophes, starts, ends, tokens per text)``."""
+    import numpy as np
+
+    cls = _byte_classes()[data]
+    deleted = cls == 2
+    if deleted.any():
+        removed = np.concatenate(([0], np.cumsum(deleted)))
+        offsets = offsets - removed[offsets]
+        data, cls = data[~deleted], cls[~deleted]
+    word = cls == 1
+    size = len(data)
+    boundary = np.zeros(size + 1, dtype=bool)
+    boundary[offsets] = True
+    prev_sep = np.ones(size, dtype=bool)
+    prev_sep[1:] = ~word[:-1]
+    next_sep = np.ones(size, dtype=bool)
+    next_sep[:-1] = ~word[1:]
+    starts = np.flatnonzero(word & (prev_sep | boundary[:-1]))
+    ends = np.flatnonzero(word & (next_sep | boundary[1:])) + 1
+    doc = np.searchsorted(offsets, starts, side="right") - 1
+    counts = np.bincount(doc, minlength=len(offsets) - 1).astype(np.int64)
+    return data, starts, ends, counts
+
+
+def token_hashes(data: "np.ndarray", starts: "np.ndarray", ends: "np.ndarray") -> "np.ndarray":
+    """uint64 hash of every token span (vectorized :func:`token_hash`)."""
+    import numpy as np
+    from datasketch.minhash import _fmix
+
+    lens = ends - starts
+    if len(lens) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    first = np.cumsum(lens) - lens
+    word_bytes = data[np.repeat(starts - first, lens) + np.arange(int(lens.sum()))]
+    pos = np.arange(len(word_bytes)) - np.repeat(first, lens)
+    vals = (word_bytes.astype(np.uint64) + np.uint64(1)) * _powers(int(lens.max()))[pos]
+    return _fmix(np.add.reduceat(vals, first), 64)
+
+
+def shingle_hashes(tok: "np.ndarray", counts: "np.ndarray", n: int) -> tuple["np.ndarray", "np.ndarray"]:
+    """uint32 shingle hashes of consecutive texts and the number of shingles of each text."""
+    import numpy as np
+    from datasketch.minhash import _fmix
+
+    padded_len = np.where(counts > 0, np.maximum(counts, n), 0)
+    if np.array_equal(padded_len, counts):
+        padded = tok
+    else:  # texts shorter than n: pad with zero hashes, one shingle of all their tokens
+        padded = np.zeros(int(padded_len.sum()), dtype=np.uint64)
+        shift = (np.cumsum(padded_len) - padded_len) - (np.cumsum(counts) - counts)
+        padded[np.repeat(shift, counts) + np.arange(len(tok))] = tok
+    n_sh = np.where(padded_len > 0, padded_len - n + 1, 0)
+    total = int(n_sh.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.uint32), n_sh
+    width = len(padded) - n + 1
+    mixed = padded[:width] * np.uint64(shingle_weight(0))
+    for j in range(1, n):
+        mixed += padded[j : j + width] * np.uint64(shingle_weight(j))
+    pstart = np.cumsum(padded_len) - padded_len
+    idx = np.repeat(pstart - (np.cumsum(n_sh) - n_sh), n_sh) + np.arange(total)
+    return (_fmix(mixed[idx], 64) >> np.uint64(32)).astype(np.uint32), n_sh
+
+
+def minhash_matrix(sh: "np.ndarray", n_sh: "np.ndarray", num_perm: int, seed: int) -> "np.ndarray":
+    """Signatures ``(texts, num_perm)`` uint32 from shingle hashes; texts without shingles get all-max."""
+    import numpy as np
+    from datasketch.minhash import _fmix
+
+    a, b = permutations(num_perm, seed)
+    out = np.full((num_perm, len(n_sh)), EMPTY_HASH, dtype=np.uint32)
+    nonempty = n_sh > 0
+    if not nonempty.any():
+        return np.ascontiguousarray(out.T)
+    starts = (np.cumsum(n_sh) - n_sh)[nonempty]
+    hv = _fmix(sh, 32)
+    tmp = np.empty_like(hv)
+    rows = np.empty(len(starts), dtype=np.uint32)
+    for k in range(num_perm):
+        np.multiply(hv, a[k], out=tmp)
+        np.add(tmp, b[k], out=tmp)
+        np.minimum.reduceat(tmp, starts, out=rows)
+        out[k, nonempty] = rows
+    return np.ascontiguousarray(out.T)
+
+
+def _chunk_bounds(offsets: "np.ndarray", chunk_bytes: int) -> list[tuple[int, int]]:
+    """Split texts into consecutive ranges of about ``chunk_bytes`` bytes (at least one text each)."""
+    import numpy as np
+
+    n = len(offsets) - 1
+    bounds: list[tuple[int, int]] = []
+    lo = 0
+    while lo < n:
+        hi = int(np.searchsorted(offsets, offsets[lo] + chunk_bytes, side="right")) - 1
+        hi = min(max(hi, lo + 1), n)
+        bounds.append((lo, hi))
+        lo = hi
+    return bounds
+
+
+def signatures(
+    texts: "pa.Array | pa.ChunkedArray", *, num_perm: int, ngram: int, seed: int, chunk_bytes: int = 4_000_000
+) -> tuple["np.ndarray", "np.ndarray"]:
+    """MinHash signatures of ``texts``: ``(uint32 [len, num_perm], bool nonempty [len])``."""
+    import numpy as np
+
+    data, offsets = prepare(texts)
+    sigs: list[np.ndarray] = []
+    nonempty: list[np.ndarray] = []
+    for lo, hi in _chunk_bounds(offsets, chunk_bytes):
+        off = offsets[lo : hi + 1]
+        clean, starts, ends, counts = token_spans(data[off[0] : off[-1]], off - off[0])
+        sh, n_sh = shingle_hashes(token_hashes(clean, starts, ends), counts, ngram)
+        sigs.append(minhash_matrix(sh, n_sh, num_perm, seed))
+        nonempty.append(n_sh > 0)
+    if not sigs:
+        return np.zeros((0, num_perm), dtype=np.uint32), np.zeros(0, dtype=bool)
+    return np.concatenate(sigs), np.concatenate(nonempty)
