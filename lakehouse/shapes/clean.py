@@ -1,0 +1,110 @@
+"""Text repair for one field: mojibake, HTML markup, Unicode NFC, whitespace. Pure and cached.
+
+Each step counts one repair per field it changed, under ``mojibake``, ``html``, ``nfc``, ``whitespace``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from functools import lru_cache
+from typing import Mapping, MutableMapping
+
+REPAIR_KINDS: tuple[str, ...] = ("mojibake", "html", "nfc", "whitespace", "merged_turns", "trimmed_trailing_user")
+
+_TAG_NAMES = (
+    "p|br|div|span|a|b|i|u|em|strong|ul|ol|li|h[1-6]|table|thead|tbody|tr|td|th|blockquote|img|font|pre|code"
+    "|hr|sup|sub|small|section|article|header|footer|center"
+)
+_TAG = re.compile(rf"</?(?:{_TAG_NAMES})(?:\s[^<>]*)?/?>", re.IGNORECASE)
+_ENTITY = re.compile(r"&(?:[a-zA-Z][a-zA-Z0-9]{1,7}|#[0-9]{2,6}|#[xX][0-9a-fA-F]{2,5});")
+_BLOCK_TAGS = ("p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "ul", "ol", "table", "pre",
+               "section", "article", "header", "footer")
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_HSPACE_RUN = re.compile(r"(?<=\S)[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]{2,}|[\t\u00a0\u2000-\u200a\u202f\u205f\u3000]")
+_TRAILING = re.compile(r"[ \t]+\n")
+_MANY_NEWLINES = re.compile(r"\n{3,}")
+
+
+def looks_like_html(text: str) -> bool:
+    """True when the field holds markup: two or more known tags (or one <br>/<p>)."""
+    if "<" not in text:
+        return False
+    tags = _TAG.findall(text)
+    if len(tags) >= 2:
+        return True
+    return any(re.match(r"</?(?:br|p)\b", t, re.IGNORECASE) for t in tags)
+
+
+def html_to_text(text: str) -> str:
+    """Markup to plain text: block tags and <br> become line breaks, entities are decoded."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(text, "html.parser")
+    for br in soup.find_all("br"):
+        br.replace_with("\n")
+    for tag in soup.find_all(_BLOCK_TAGS):
+        tag.insert_after("\n\n" if tag.name in ("p", "div", "blockquote", "table", "pre") else "\n")
+    for tag in soup.find_all(["script", "style"]):
+        tag.decompose()
+    return soup.get_text()
+
+
+def fix_mojibake(text: str) -> str:
+    if text.isascii():
+        return text
+    import ftfy
+
+    return ftfy.fix_encoding(text)
+
+
+def normalize_whitespace(text: str) -> str:
+    """CRLF/CR -> LF, invisible characters removed, inner space runs collapsed, lines right-stripped,
+    at most two consecutive newlines, the whole stripped. Leading indentation is kept."""
+    s = text.replace("\r\n", "\n").replace("\r", "\n")
+    s = _INVISIBLE.sub("", s)
+    s = _HSPACE_RUN.sub(" ", s)
+    s = _TRAILING.sub("\n", s)
+    s = _MANY_NEWLINES.sub("\n\n", s)
+    return s.strip()
+
+
+@lru_cache(maxsize=8192)
+def _clean(text: str) -> tuple[str, tuple[tuple[str, int], ...]]:
+    repairs: list[tuple[str, int]] = []
+    s = fix_mojibake(text)
+    if s != text:
+        repairs.append(("mojibake", 1))
+    if looks_like_html(s):
+        t = html_to_text(s)
+        if t != s:
+            repairs.append(("html", 1))
+        s = t
+    elif "&" in s and _ENTITY.search(s):
+        t = html.unescape(s)
+        if t != s:
+            repairs.append(("html", 1))
+        s = t
+    if not unicodedata.is_normalized("NFC", s):
+        s = unicodedata.normalize("NFC", s)
+        repairs.append(("nfc", 1))
+    t = normalize_whitespace(s)
+    if t != s:
+        repairs.append(("whitespace", 1))
+    return t, tuple(repairs)
+
+
+def clean_text(text: str, repairs: MutableMapping[str, int] | None = None) -> str:
+    """The repaired text; adds one count per applied repair kind to ``repairs`` when given."""
+    out, done = _clean(text)
+    if repairs is not None:
+        for kind, n in done:
+            repairs[kind] = repairs.get(kind, 0) + n
+    return out
+
+
+def add_repairs(total: MutableMapping[str, int], more: Mapping[str, int]) -> None:
+    for k, v in more.items():
+        if v:
+            total[k] = total.get(k, 0) + v
