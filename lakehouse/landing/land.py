@@ -301,13 +301,16 @@ def _land_one(f: InputFile, *, storage: Storage, table_uri: str, source: str, fa
         return pa.RecordBatch.from_arrays(arrays, schema=RAW_SCHEMA)
 
     reader = pa.RecordBatchReader.from_batches(RAW_SCHEMA, batches())
+    table_existed = _table_exists(storage, table_uri)
     try:
         write_deltalake(table_uri, reader, mode="append", storage_options=storage.delta_storage_options(),
                         commit_properties=CommitProperties(custom_metadata={
                             "lakehouse.landing_id": landing_id, "lakehouse.file_sha256": sha}))
-    except (LandingError, shapes.InputError):
-        raise
-    except Exception as e:
+    except BaseException as e:
+        if not table_existed:
+            _remove_uncommitted_table(storage, table_uri)
+        if isinstance(e, (LandingError, shapes.InputError)) or not isinstance(e, Exception):
+            raise
         cause = e.__cause__ or e.__context__
         while cause is not None:
             if isinstance(cause, (LandingError, shapes.InputError)):
@@ -317,6 +320,23 @@ def _land_one(f: InputFile, *, storage: Storage, table_uri: str, source: str, fa
     fr.rows, fr.parse_errors = counters["rows"], counters["errors"]
     _append_catalog(storage, constants, fr, decision.reason, table_uri)
     return fr
+
+
+def _table_exists(storage: Storage, table_uri: str) -> bool:
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        DeltaTable(table_uri, storage_options=storage.delta_storage_options())
+        return True
+    except TableNotFoundError:
+        return False
+
+
+def _remove_uncommitted_table(storage: Storage, table_uri: str) -> None:
+    """A first write that failed leaves data files without a log: remove them (no commit exists)."""
+    if not _table_exists(storage, table_uri):
+        storage.delete_prefix(table_uri)
 
 
 def _append_catalog(storage: Storage, c: dict, fr: FileReport, reason: str | None, table_uri: str) -> None:

@@ -1,0 +1,82 @@
+"""The UDF logic outside dbt: pure functions, then the Arrow adapters inside plain DuckDB."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+
+from lakehouse.hashing import HASH_RE, canonical, content_hash, normalize_whitespace, record_content_hash
+from lakehouse.udf import UDFS, register_all
+
+
+def test_whitespace_normalization():
+    assert normalize_whitespace("  a \t b\r\n\r\n\r\n\nc  ") == "a b\n\nc"
+
+
+def test_hash_ignores_whitespace_and_key_order_but_not_roles():
+    a = [{"role": "user", "content": "Hi  there"}, {"role": "assistant", "content": "Hello"}]
+    b = [{"content": "Hi there ", "role": "user"}, {"role": "assistant", "content": "Hello\n"}]
+    c = [{"role": "assistant", "content": "Hi there"}, {"role": "assistant", "content": "Hello"}]
+    assert content_hash("sft", messages=a) == content_hash("sft", messages=b)
+    assert content_hash("sft", messages=a) != content_hash("sft", messages=c)
+    assert HASH_RE.match(content_hash("sft", messages=a))
+    assert content_hash("pretrain", text="x") != content_hash("sft", messages=[{"role": "user", "content": "x"}])
+    assert content_hash("sft", messages=a, label=True) != content_hash("sft", messages=a, label=False)
+
+
+def test_canonical_is_compact_utf8_json():
+    s = canonical("sft", messages=[{"role": "user", "content": "café"}])
+    assert s == '["sft",[["user","café"]]]'
+    with pytest.raises(ValueError):
+        canonical("nope")
+
+
+def test_release_line_hash_recomputes():
+    msgs = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]
+    line = {"messages": msgs, "metadata": {"kind": "sft", "content_hash": content_hash("sft", messages=msgs)}}
+    assert record_content_hash(line) == line["metadata"]["content_hash"]
+    pref = {"prompt": msgs[:1], "chosen": msgs[1:], "rejected": [{"role": "assistant", "content": "c"}],
+            "metadata": {"kind": "preference"}}
+    assert record_content_hash(pref) == content_hash("preference", prompt=pref["prompt"], chosen=pref["chosen"],
+                                                      rejected=pref["rejected"])
+
+
+@pytest.fixture()
+def con():
+    c = duckdb.connect()
+    register_all(c)
+    register_all(c)  # idempotent
+    return c
+
+
+def test_every_udf_registers(con):
+    names = {r[0] for r in con.execute("select function_name from duckdb_functions() where function_name like 'lh_%'").fetchall()}
+    assert {u.name for u in UDFS} <= names
+
+
+def test_lh_convert_chatml_and_sharegpt(con):
+    chatml = json.dumps({"messages": [{"role": "user", "content": "I feel low"}, {"role": "assistant", "content": "I'm here."}]})
+    share = json.dumps({"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]})
+    opts = '{}'
+    rows = con.execute("select lh_convert(r, s, o) from (values (?, 'chatml', ?), (?, 'sharegpt', ?)) t(r, s, o)",
+                       [chatml, opts, share, opts]).fetchall()
+    a, b = rows[0][0], rows[1][0]
+    assert a[0]["kind"] == "sft" and [m["role"] for m in a[0]["messages"]] == ["user", "assistant"]
+    assert b[0]["messages"][0] == {"role": "user", "content": "hi"}
+    assert a[0]["quarantine_reason"] is None
+
+
+def test_lh_convert_never_raises(con):
+    rows = con.execute("select lh_convert(r, 'chatml', '{}') from (values ('not json'), (null), ('{\"x\": 1}')) t(r)").fetchall()
+    reasons = [r[0][0]["quarantine_reason"] for r in rows]
+    assert reasons[0] == "invalid_json" and reasons[1] == "invalid_json"
+    assert reasons[2]  # a record of the wrong shape is quarantined with a reason
+
+
+def test_lh_content_hash_matches_python(con):
+    msgs = [{"role": "user", "content": "a  b"}, {"role": "assistant", "content": "c"}]
+    got = con.execute("select lh_content_hash('sft', ?::STRUCT(role VARCHAR, content VARCHAR)[], null, null, null, null, null)",
+                      [msgs]).fetchone()[0]
+    assert got == content_hash("sft", messages=msgs)
