@@ -19,6 +19,13 @@ _TAG_NAMES = (
 )
 _TAG = re.compile(rf"</?(?:{_TAG_NAMES})(?:\s[^<>]*)?/?>", re.IGNORECASE)
 _ENTITY = re.compile(r"&(?:[a-zA-Z][a-zA-Z0-9]{1,7}|#[0-9]{2,6}|#[xX][0-9a-fA-F]{2,5});")
+_TAG_NAME = re.compile(rf"</?({_TAG_NAMES})(?:\s[^<>]*)?/?>", re.IGNORECASE)
+_CODE_HINT = re.compile(
+    r"```|<!DOCTYPE|<html\b|<head\b|<body\b|<script\b|<style\b|<\?php|className=|=>|\becho\b|\bfunction\b"
+    r"|^\s*(?:import|from|def|class|const|let|var|public|private)\s+\w|[;{]\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_INDENTED_TAG_LINE = re.compile(r"^[ \t]+<[a-zA-Z/][^>]*>", re.MULTILINE)
 _BLOCK_TAGS = ("p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "ul", "ol", "table", "pre",
                "section", "article", "header", "footer")
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
@@ -28,13 +35,17 @@ _MANY_NEWLINES = re.compile(r"\n{3,}")
 
 
 def looks_like_html(text: str) -> bool:
-    """True when the field holds markup: two or more known tags (or one <br>/<p>)."""
+    """True when the field holds markup to render as text: known tags (two or more, or one <br>/<p>)
+    and no sign of source code (code fences, whole documents, scripts, JSX/PHP, tag-only indented
+    lines), so an answer that *shows* HTML code is left alone."""
     if "<" not in text:
         return False
-    tags = _TAG.findall(text)
-    if len(tags) >= 2:
-        return True
-    return any(re.match(r"</?(?:br|p)\b", t, re.IGNORECASE) for t in tags)
+    names = {m.group(1).lower() for m in _TAG_NAME.finditer(text)}
+    if not names or (len(names) < 2 and not names & {"p", "br", "li"}):
+        return False
+    if _CODE_HINT.search(text):
+        return False
+    return len(_INDENTED_TAG_LINE.findall(text)) < 2
 
 
 def html_to_text(text: str) -> str:

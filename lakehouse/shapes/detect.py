@@ -243,8 +243,8 @@ def detect_shape(sample: list[dict], options: ShapeOptions = ShapeOptions(), fil
     """The shape of a source from its first records, with the keys it resolved filled into the options.
 
     Keys already set in ``options`` are used as given. Raises InputError listing the keys seen when
-    no shape fits. For ``txt`` files: a speaker-prefixed transcript (then read whole:
-    ``chunk_chars=0``) or plain text.
+    no shape fits. For ``txt`` files: a speaker-prefixed transcript (each chunk, cut before a
+    speaker line, is one conversation) or plain text.
     """
     records = [r for r in sample if isinstance(r, dict)]
     if not records:
@@ -252,8 +252,8 @@ def detect_shape(sample: list[dict], options: ShapeOptions = ShapeOptions(), fil
     if file_format == "txt":
         fit = _transcript(records, options.replace(text_key="text"))
         if fit and fit.share >= MIN_FIT:
-            return ShapeDecision("transcript", options.merged(text_key="text").replace(chunk_chars=0),
-                                 f"txt: {fit.reason} in {fit.share:.0%} of chunks; read whole (chunk_chars=0)")
+            return ShapeDecision("transcript", options.merged(text_key="text"),
+                                 f"txt: {fit.reason} in {fit.share:.0%} of chunks (cut before speaker lines)")
         return ShapeDecision("text", options.merged(text_key="text"), "txt: plain text, chunked for pretraining")
     fits = [f for d in _DETECTORS if (f := d(records, options))]
     chosen = next((f for f in fits if f.share >= FIT), None)

@@ -24,7 +24,7 @@ import shutil
 import sys
 import tempfile
 import zlib
-from typing import IO, BinaryIO, Callable, Iterable, Iterator
+from typing import IO, BinaryIO, Callable, Iterable, Iterator, Mapping
 
 from lakehouse.shapes.types import FILE_FORMATS, InputError, RawRecord, ShapeOptions
 
@@ -418,10 +418,30 @@ _NEWLINE = re.compile(r"\n\s*")
 _SPACE = re.compile(r"\s+")
 
 
-def _cut_point(buf: str, limit: int) -> int:
-    """Where to end a chunk of at most ``limit`` chars: paragraph > sentence > line > word > hard."""
+_LABEL_LINE = re.compile(r"\n(?=[ \t]*[*_\[]*[A-Za-z][^\n:]{0,32}:)")
+
+
+def _last_speaker_line(window: str, role_map: Mapping[str, str] | None) -> int | None:
+    from lakehouse.shapes.transcript import speaker_label
+
+    if ":" not in window:
+        return None
+    best = None
+    for m in _LABEL_LINE.finditer(window):
+        line = window[m.end():window.find("\n", m.end()) if "\n" in window[m.end():] else len(window)]
+        if speaker_label(line, role_map):
+            best = m.end()
+    return best
+
+
+def _cut_point(buf: str, limit: int, role_map: Mapping[str, str] | None = None) -> int:
+    """Where to end a chunk of at most ``limit`` chars: before a speaker line (transcripts) >
+    paragraph > sentence > line > word > hard cut."""
     lo = limit // 2
     window = buf[lo:limit]
+    at = _last_speaker_line(window, role_map)
+    if at:
+        return lo + at
     for pattern in (_PARAGRAPH, _SENTENCE, _NEWLINE, _SPACE):
         last = None
         for last in pattern.finditer(window):
@@ -431,14 +451,15 @@ def _cut_point(buf: str, limit: int) -> int:
     return limit
 
 
-def iter_chunks(blocks: Iterable[str], chunk_chars: int) -> Iterator[tuple[int, str]]:
+def iter_chunks(blocks: Iterable[str], chunk_chars: int, role_map: Mapping[str, str] | None = None
+                ) -> Iterator[tuple[int, str]]:
     """(start line, chunk) over text arriving in ``blocks``; chunks are stripped, empty ones skipped."""
     buf = ""
     line = 1
     for block in blocks:
         buf += block
         while chunk_chars > 0 and len(buf) > chunk_chars:
-            cut = _cut_point(buf, chunk_chars)
+            cut = _cut_point(buf, chunk_chars, role_map)
             piece, buf = buf[:cut], buf[cut:]
             stripped = piece.lstrip()
             if stripped.strip():
@@ -457,7 +478,7 @@ def chunk_text(text: str, chunk_chars: int) -> list[str]:
 def _read_txt(stream: IO[bytes], name: str, options: ShapeOptions) -> Iterator[RawRecord]:
     text = _text(stream, newline=None)
     blocks = iter(lambda: text.read(TEXT_BLOCK_CHARS), "")
-    for row, (line, chunk) in enumerate(iter_chunks(blocks, options.chunk_chars), start=1):
+    for row, (line, chunk) in enumerate(iter_chunks(blocks, options.chunk_chars, options.role_map), start=1):
         yield RawRecord(row_number=row, line=line, record={"text": chunk}, error=None)
 
 

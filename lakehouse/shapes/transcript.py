@@ -26,15 +26,36 @@ def speaker_label(line: str, role_map: Mapping[str, str] | None = None) -> tuple
     return m.group("label").strip(), role, m.group("rest")
 
 
+# A known speaker label inside a line, right after a sentence end ("...television.  Human: So what"):
+# a turn boundary that lost its line break.
+_MIDLINE_LABEL = re.compile(r"(?<=[.!?\"\u201d)])[ \t]+(?=(?P<label>[A-Z][a-z]+(?: [A-Z][a-z]+)?):[ \t])")
+
+
+def _split_midline_labels(text: str, role_map: Mapping[str, str] | None) -> tuple[str, int]:
+    n = 0
+
+    def repl(m: re.Match[str]) -> str:
+        nonlocal n
+        if normalize_role(m.group("label"), role_map) is None:
+            return m.group(0)
+        n += 1
+        return "\n"
+
+    return _MIDLINE_LABEL.sub(repl, text), n
+
+
 def parse_transcript(text: str, role_map: Mapping[str, str] | None = None) -> tuple[list[tuple[str, str, str]], int]:
     """([(raw label, role, text)], header lines skipped).
 
     A line opening with a known (or role_map-ped) speaker label starts a turn; other lines
     continue the previous turn; lines before the first label are a header and are skipped.
+    A known capitalized label right after a sentence end inside a line also starts a turn.
     Labels that are not known roles are never guessed: such lines are continuation text.
     One-line transcripts fall back to inline labels ("Human: hi Assistant: hello").
     """
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    split, _ = _split_midline_labels(text, role_map) if ":" in text else (text, 0)
+    lines = split.split("\n")
     turns: list[tuple[str, str, list[str]]] = []
     header = 0
     for line in lines:
