@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from lakehouse import __version__
 from lakehouse.export.files import FileEntry, HashingWriter
-from lakehouse.storage import CURATED_PREFIX, QUARANTINE_PREFIX, RELEASES_PREFIX, Storage
+from lakehouse.storage import CATALOG_PREFIX, CURATED_PREFIX, QUARANTINE_PREFIX, RELEASES_PREFIX, Storage
 
 if TYPE_CHECKING:
     import duckdb
@@ -170,6 +170,28 @@ def _curated_tables(storage: Storage, inputs: ReleaseInputs) -> None:
         log.info("curated table %s written", key)
 
 
+def _index_release(storage: Storage, rel: "duckdb.DuckDBPyRelation", version: str) -> None:
+    """catalog/release_records: which record is in which release (for `lakehouse trace`)."""
+    from deltalake import DeltaTable, write_deltalake
+    from deltalake.exceptions import TableNotFoundError
+
+    q = rel.query("r", f"select '{version.replace(chr(39), chr(39) * 2)}'::varchar as version, record_id, content_hash, "
+                       "split, shard_key from r order by record_id")
+    uri = storage.uri(CATALOG_PREFIX, "release_records")
+    opts = storage.delta_storage_options()
+    try:
+        DeltaTable(uri, storage_options=opts)
+        exists = True
+    except TableNotFoundError:
+        exists = False
+    reader = q.fetch_record_batch(50_000)
+    if exists:
+        write_deltalake(uri, reader, mode="overwrite", predicate=f"version = '{version.replace(chr(39), chr(39) * 2)}'",
+                        storage_options=opts)
+    else:
+        write_deltalake(uri, reader, mode="append", storage_options=opts)
+
+
 def _existing_manifest(storage: Storage, version: str) -> dict[str, Any] | None:
     key = f"{release_prefix(version)}/{MANIFEST}"
     if not storage.exists(key):
@@ -217,6 +239,7 @@ def publish_release(storage: Storage, inputs: ReleaseInputs, *, version: str | N
                     f"release {version} already exists with different content; set a new version "
                     f"(--vars '{{release_version: v...}}') or release_overwrite: true")
         _upload(storage, staging, prefix, entries, manifest)
+    _index_release(storage, inputs.release, version)
     log.info("release %s published: %d records, %d files", version, counts["records"], len(entries))
     return PublishResult(version, storage.uri(prefix), "published", entries, counts)
 
