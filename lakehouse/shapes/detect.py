@@ -148,7 +148,8 @@ def _messages(records: Records, opts: ShapeOptions) -> _Fit | None:
 
 
 def _alpaca(records: Records, opts: ShapeOptions) -> _Fit | None:
-    ik = _common_key(records, opts.question_key, INSTRUCTION_KEYS)
+    # a user question_key means alpaca only together with an input_key (else it is a Q/A table)
+    ik = _common_key(records, opts.question_key if opts.input_key else None, INSTRUCTION_KEYS)
     ok = _common_key(records, opts.answer_key, OUTPUT_KEYS)
     if not ik or not ok:
         return None
