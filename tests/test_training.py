@@ -258,6 +258,7 @@ def test_resume_after_crash_reproduces_uninterrupted_losses(tiny: tuple[Path, Pa
     for stage in ("stage-1", "stage-2"):
         a, b = losses(straight, stage), losses(crashed, stage)
         assert sorted(a) == sorted(b) == list(range(1, 13))
+        print(f"\nresume {stage}: max |loss diff| vs uninterrupted {max(abs(a[k] - b[k]) for k in a):.2e}")
         assert b == pytest.approx(a, rel=1e-4, abs=1e-5), stage
     state2 = json.loads((crashed / "stage-2" / "state.json").read_text())
     assert state2["init"]["path"] == str(crashed / "stage-1" / "final")
@@ -272,6 +273,37 @@ def test_resume_after_crash_reproduces_uninterrupted_losses(tiny: tuple[Path, Pa
     assert not (stopped / "stage-1" / "state.json").exists()
     run_training(make_cfg(rel, model, stopped, phase="B", stage=1, max_steps=6, save_steps=100, resume=True))
     assert sorted(losses(stopped, "stage-1")) == list(range(1, 7))
+
+
+def test_output_folder_is_bound_to_the_release_content(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    from lakehouse.training.runner import run_training
+
+    rel, model = tiny
+    copy = _copy_release(rel, tmp_path / "a")
+    out = tmp_path / "out"
+    run_training(make_cfg(copy, model, out, phase="C", max_steps=1))
+    # a byte-identical rebuild (new created_at / git_commit in the manifest) may resume the same folder
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest.update(created_at="2026-02-02T00:00:00Z", git_commit="f" * 40)
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    report = run_training(make_cfg(copy, model, out, phase="C", max_steps=1, resume=True))
+    assert report.stages[0].status == "skipped"
+    # different content may not
+    other = write_release(tmp_path / "b", seed=7)
+    with pytest.raises(TrainingConfigError, match="files differ"):
+        run_training(make_cfg(other, model, out, phase="C", max_steps=1, resume=True))
+
+
+def test_report_to_is_used_only_when_installed() -> None:
+    import importlib.util
+
+    from lakehouse.training.runner import resolve_report_to
+
+    assert resolve_report_to("none") == "none"
+    for name in ("tensorboard", "wandb"):
+        installed = importlib.util.find_spec(name) is not None or (
+            name == "tensorboard" and importlib.util.find_spec("tensorboardX") is not None)
+        assert resolve_report_to(name) == ([name] if installed else "none")
 
 
 # -- streaming from S3 -----------------------------------------------------------------------------------
@@ -331,12 +363,14 @@ def test_lora_chains_one_adapter_through_all_phases(tiny: tuple[Path, Path], tmp
 
 
 # -- CLI -------------------------------------------------------------------------------------------------
-def test_cli_trains_and_reports(tiny: tuple[Path, Path], tmp_path: Path, local_root: str) -> None:
+def test_cli_trains_and_reports(tiny: tuple[Path, Path], tmp_path: Path, local_root: str,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
     import typer
     from typer.testing import CliRunner
 
     from lakehouse.training.cli import train_command
 
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the command sets it for its process; keep the session's env clean
     rel, model = tiny
     _copy_release(rel, Path(local_root))  # the version now resolves under LAKEHOUSE_ROOT
     app = typer.Typer()

@@ -88,11 +88,15 @@ def train_command(
     dpo_beta: Annotated[float, typer.Option(help="DPO beta (phase C).")] = 0.1,
     packing_strategy: Annotated[str, typer.Option(help="Phase A packing: bfd_split, bfd or wrapped.")] = "bfd_split",
     chat_template: Annotated[Optional[str], typer.Option(help="Jinja chat template file (with {% generation %} "
-                                                         "markers) replacing the model's.")] = None,
+                                                         "markers) replacing the model's, or 'chatml' for the "
+                                                         "built-in ChatML one.")] = None,
     cache_dir: Annotated[Optional[str], typer.Option(help="Arrow cache for non-streaming data "
                                                      "(default <output>/.cache/datasets).")] = None,
 ) -> None:
     """Train a local model on a release: verify every file against the manifest, then phases A -> B -> C."""
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # local folders only; set before transformers is imported
     _setup_logging()
     cfg = TrainConfig(
         release=release, model=model, output=output, phase=phase.value, stage=stage, max_steps=max_steps, epochs=epochs,

@@ -52,7 +52,7 @@ class TrainConfig:
     dpo_beta: float = 0.1
     packing: bool = True  # phase A only
     packing_strategy: str = "bfd_split"
-    chat_template: str | None = None  # a .jinja file with {% generation %} markers, overriding the model's
+    chat_template: str | None = None  # a .jinja file with {% generation %} markers, or "chatml" (built in)
     cache_dir: str | None = None  # Arrow cache of non-streaming datasets (default: <output>/.cache/datasets)
     extra_args: dict[str, Any] = field(default_factory=dict)  # passed through to SFTConfig / DPOConfig
 

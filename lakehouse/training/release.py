@@ -109,6 +109,13 @@ class Release:
     def version(self) -> str:
         return str(self.manifest.get("version", ""))
 
+    @property
+    def content_sha256(self) -> str:
+        """sha256 over the sorted (key, sha256) file list: equal for byte-identical rebuilds of a release,
+        whose manifests differ only in ``created_at`` and ``git_commit``."""
+        listing = "".join(f"{e.key}\t{e.sha256}\n" for e in sorted(self.entries().values(), key=lambda e: e.key))
+        return hashlib.sha256(listing.encode()).hexdigest()
+
     def file_uri(self, key: str) -> str:
         return f"{self.uri}/{key}"
 

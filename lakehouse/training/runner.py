@@ -131,11 +131,11 @@ def prepare_output(out: Path, cfg: TrainConfig, release: Release, plan: list[Sta
     out.mkdir(parents=True, exist_ok=True)
     run_path = out / RUN_FILE
     previous = json.loads(run_path.read_text()) if run_path.exists() else None
-    if previous and previous.get("release", {}).get("manifest_sha256") != release.manifest_sha256:
+    if previous and previous.get("release", {}).get("content_sha256") != release.content_sha256:
         raise TrainingConfigError(
             f"{out} was trained on release {previous['release'].get('version')!r} "
-            f"(manifest sha256 {previous['release'].get('manifest_sha256')}); this run uses {release.version!r} "
-            f"(manifest sha256 {release.manifest_sha256}): use a new --output")
+            f"(content sha256 {previous['release'].get('content_sha256')}); this run uses {release.version!r} "
+            f"(content sha256 {release.content_sha256}), whose files differ: use a new --output")
     if not cfg.resume:
         for spec in plan:
             sdir = out / spec.dirname
@@ -146,7 +146,8 @@ def prepare_output(out: Path, cfg: TrainConfig, release: Release, plan: list[Sta
     invocations.append({"started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "config": cfg.to_dict(),
                         "stages": [s.dirname for s in plan]})
     _write_json(run_path, {"release": {"uri": release.uri, "version": release.version,
-                                       "manifest_sha256": release.manifest_sha256},
+                                       "manifest_sha256": release.manifest_sha256,
+                                       "content_sha256": release.content_sha256},
                            "invocations": invocations})
 
 
@@ -196,7 +197,11 @@ def load_tokenizer(ref: ModelRef, cfg: TrainConfig, kind: str) -> Any:
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(ref.tokenizer or ref.adapter or ref.path, local_files_only=True)
-    if cfg.chat_template:
+    if cfg.chat_template == "chatml":
+        from lakehouse.training.tiny import CHATML_TEMPLATE
+
+        tok.chat_template = CHATML_TEMPLATE
+    elif cfg.chat_template:
         tok.chat_template = Path(cfg.chat_template).read_text()
     if kind in ("sft", "preference") and not tok.chat_template:
         raise TrainingConfigError(f"the tokenizer of {ref.path} has no chat template: pass --chat-template FILE.jinja "
@@ -327,7 +332,8 @@ def train_stage(cfg: TrainConfig, release: Release, spec: StageSpec, init: Model
     _write_json(stage_dir / STATE_FILE, {
         "status": "finished", "stage": spec.dirname, "phase": spec.phase, "sft_stage": spec.stage, "name": spec.name,
         "kind": spec.kind, "global_step": state.global_step, "init": init.to_dict(), "model": ref.to_dict(),
-        "release": {"version": release.version, "manifest_sha256": release.manifest_sha256},
+        "release": {"version": release.version, "manifest_sha256": release.manifest_sha256,
+                    "content_sha256": release.content_sha256},
         "files": list(spec.files), "metrics": metrics,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     })
@@ -360,7 +366,6 @@ def merge_lora(ref: ModelRef, out_dir: str | os.PathLike[str], bf16: bool = Fals
 def run_training(cfg: TrainConfig, *, callbacks: Sequence[Any] = (), storage: Storage | None = None,
                  merge_final_lora: bool = False) -> TrainReport:
     """Verify, then train the planned stages in order. Raises before any step on a bad release."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     cfg.validate()
     release = open_release(cfg.release, storage)
     plan = plan_stages(release, cfg)
