@@ -249,3 +249,33 @@ def test_policy_min_turns() -> None:
     rec = {"messages": msgs(("user", "a"), ("assistant", "b"))}
     assert one(rec, "chatml", policy=Policy(min_turns=4)).quarantine_reason == "too_few_turns"
     assert load_policy().min_turns == 2
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("<HUMAN>: I feel anxious.\n<ASSISTANT>: Let's breathe.", None),
+    ("### Human: I feel anxious.### Assistant: Let's breathe.", None),
+    ("<|im_start|>user\nI feel anxious.<|im_end|>\n<|im_start|>assistant\nLet's breathe.<|im_end|>", None),
+    ("<|start_header_id|>user<|end_header_id|>\n\nI feel anxious.<|eot_id|>"
+     "<|start_header_id|>assistant<|end_header_id|>\n\nLet's breathe.<|eot_id|>", None),
+    ("<s>[INST] <<SYS>>\nBe kind.\n<</SYS>>\n\nI feel anxious. [/INST] Let's breathe. </s>",
+     [("system", "Be kind.")]),
+])
+def test_transcript_chat_templates(text: str, expected: list | None) -> None:
+    want = msgs(*(expected or []), ("user", "I feel anxious."), ("assistant", "Let's breathe."))
+    assert one({"text": text}, "transcript").messages == want
+
+
+def test_transcript_template_unknown_role() -> None:
+    text = "<|im_start|>user\nHi<|im_end|><|im_start|>tool\n{}<|im_end|><|im_start|>assistant\nOk<|im_end|>"
+    assert one({"text": text}, "transcript").quarantine_reason == "unknown role 'tool'"
+
+
+def test_hh_role_token_inside_a_line() -> None:
+    rec = {"chosen": "\n\nHuman: Hi\n\nAssistant: I was out.  Human: Where?\n\nAssistant: At the park.",
+           "rejected": "\n\nHuman: Hi\n\nAssistant: I was out.  Human: Where?\n\nAssistant: Nowhere."}
+    c = one(rec, "preference")
+    assert c.prompt == msgs(("user", "Hi"), ("assistant", "I was out."), ("user", "Where?"))
+    assert c.chosen == msgs(("assistant", "At the park."))
+    # an assistant turn that merely starts with "Human:" stays text
+    rec = {"chosen": "\n\nHuman: Hi\n\nAssistant: Human: is a word", "rejected": "\n\nHuman: Hi\n\nAssistant: Hello"}
+    assert one(rec, "preference").chosen == msgs(("assistant", "Human: is a word"))

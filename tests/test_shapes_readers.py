@@ -214,3 +214,13 @@ def test_100mb_json_array_streams_in_bounded_memory(tmp_path: Path) -> None:
     assert count == (n // 10_000) * 10_000
     # the whole file as bytes alone would be ~100 MB; parsed it would be several times that
     assert maxrss_kb < 80 * 1024, f"peak RSS {maxrss_kb / 1024:.0f} MB while streaming {size / 2**20:.0f} MB"
+
+
+def test_json_object_wrappers() -> None:
+    def rd(obj: object) -> list:
+        return [r.record for r in _read(json.dumps(obj, indent=1).encode(), "x.json")]
+
+    assert rd({"intents": [{"tag": "a"}, {"tag": "b"}]}) == [{"tag": "a"}, {"tag": "b"}]
+    single = {"messages": [{"role": "user", "content": "x"}], "meta": {"a": [1]}}
+    assert rd(single) == [single]
+    assert rd({"version": 2, "data": [{"a": 1}], "extra": [1, 2]}) == [{"a": 1}]

@@ -219,6 +219,13 @@ def _transcript_turns(text: str, options: ShapeOptions, repairs: MutableMapping[
     turns, header = parse_transcript(text, options.role_map)
     if header:
         repairs["skipped_header_lines"] = repairs.get("skipped_header_lines", 0) + header
+    return _checked_turns(turns)
+
+
+def _checked_turns(turns: list[tuple[str, str, str]]) -> Raw:
+    for label, role, _ in turns:
+        if role not in _VALID_ROLES:
+            raise _Reject(f"unknown role '{label}'")
     return [(role, content) for _, role, content in turns]
 
 
@@ -258,7 +265,7 @@ def _pref_value(value: Any, options: ShapeOptions) -> Raw:
     if isinstance(value, str):
         turns, _ = parse_transcript(value, options.role_map)
         if len(turns) >= 2 and any(r == "user" for _, r, _ in turns):
-            return [(r, c) for _, r, c in turns]
+            return _checked_turns(turns)
     return _message(value, options, "assistant")
 
 

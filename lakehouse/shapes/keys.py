@@ -48,3 +48,8 @@ def first_key(record: Mapping[str, object] | Iterable[str], candidates: Iterable
         if hit is not None:
             return hit
     return None
+
+
+# Top-level list fields that belong to a single record (a JSON object holding one of these is one record).
+RECORD_LIST_KEYS = frozenset(norm_key(k) for k in CONVERSATION_KEYS + CHOSEN_KEYS + REJECTED_KEYS + PROMPT_KEYS
+                             + TEXT_KEYS + ("history", "turns", "tools", "spans", "tags", "labels"))

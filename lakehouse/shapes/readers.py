@@ -245,7 +245,10 @@ def _build_value(events: Iterator[tuple[str, str, object]], event: str, value: o
 
 
 def _walk_object(events: Iterator[tuple[str, str, object]]) -> Iterator[object]:
-    """Items of the first wrapper-key array ({"data": [...]}), else the object itself."""
+    """Items of the first wrapper array ({"data": [...]}, or {"intents": [{...}, ...]} under a key that
+    is not a record field), else the object itself."""
+    from lakehouse.shapes.keys import RECORD_LIST_KEYS, norm_key
+
     top: dict = {}
     streamed = False
     while True:
@@ -253,13 +256,21 @@ def _walk_object(events: Iterator[tuple[str, str, object]]) -> Iterator[object]:
         if ev == "end_map":
             break
         _, ev, val = next(events)
-        if ev == "start_array" and not streamed and str(key).lower() in JSON_WRAPPER_KEYS:
-            streamed = True
-            while True:
+        if ev == "start_array" and not streamed:
+            _, ev2, val2 = next(events)
+            wrapper = str(key).lower() in JSON_WRAPPER_KEYS or (
+                ev2 == "start_map" and norm_key(str(key)) not in RECORD_LIST_KEYS)
+            if wrapper:
+                streamed = True
+                while ev2 != "end_array":
+                    yield _build_value(events, ev2, val2)
+                    _, ev2, val2 = next(events)
+                continue
+            items = []
+            while ev2 != "end_array":
+                items.append(_build_value(events, ev2, val2))
                 _, ev2, val2 = next(events)
-                if ev2 == "end_array":
-                    break
-                yield _build_value(events, ev2, val2)
+            top[key] = items
         else:
             top[key] = _build_value(events, ev, val)
     for _ in events:  # trailing content is a syntax error

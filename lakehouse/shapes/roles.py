@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Mapping
 
 _ALIASES: dict[str, tuple[str, ...]] = {
-    "system": ("system", "system prompt", "instruction", "instructions"),
+    "system": ("system", "system prompt"),
     "user": (
         "user", "human", "client", "patient", "seeker", "help seeker", "usr", "customer", "prompter",
         "questioner", "asker", "member", "visitor", "caller", "texter", "counselee",

@@ -1,4 +1,9 @@
-"""Speaker-prefixed transcripts ("Human: ... Assistant: ...", "Client:/Therapist:", "T1:/C2:") -> turns."""
+"""Speaker-prefixed transcripts -> turns.
+
+Labelled lines ("Human: ... Assistant: ...", "Client:/Therapist:", "T1:/C2:", "**User:**",
+"<HUMAN>:", "### Assistant:") and chat-template renderings (ChatML ``<|im_start|>role``,
+Llama-3 ``<|start_header_id|>role<|end_header_id|>``, Llama-2 ``[INST] ... [/INST]``).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,18 @@ from typing import Mapping
 from lakehouse.shapes.roles import normalize_role
 
 _SPEAKER_LINE = re.compile(
-    r"^[ \t]*(?:\*\*|__)?\[?(?P<label>[A-Za-z][A-Za-z0-9 ._'\-]{0,29}?)\]?[ \t]*(?:\*\*|__)?[ \t]*:"
-    r"(?:\*\*|__)?[ \t]?(?P<rest>.*)$"
+    r"^[ \t]*(?:#{1,6}[ \t]*)?(?:\*\*|__)?[\[<]?(?P<label>[A-Za-z][A-Za-z0-9 ._'\-]{0,29}?)[\]>]?[ \t]*(?:\*\*|__)?"
+    r"[ \t]*:(?:\*\*|__)?[ \t]?(?P<rest>.*)$"
 )
+# "...text### Assistant: ..." (explicit markdown-heading markers inside a line)
+_HASH_MARKER = re.compile(r"[ \t]*#{2,6}[ \t]*(?=(?P<label>[A-Za-z][A-Za-z ]{0,20}):)")
+_CHATML_TURN = re.compile(
+    r"<\|im_start\|>[ \t]*(?P<label>[^\n<|]*?)[ \t]*\n(?P<text>.*?)(?:<\|im_end\|>|(?=<\|im_start\|>)|\Z)", re.DOTALL)
+_LLAMA3_TURN = re.compile(
+    r"<\|start_header_id\|>(?P<label>[^<]*?)<\|end_header_id\|>(?P<text>.*?)(?:<\|eot_id\|>|(?=<\|start_header_id\|>)|\Z)",
+    re.DOTALL)
+_LLAMA2_TURN = re.compile(r"\[INST\](?P<user>.*?)\[/INST\](?P<text>.*?)(?=(?:</s>)?\s*(?:<s>)?\s*\[INST\]|\Z)", re.DOTALL)
+_LLAMA2_SYS = re.compile(r"<<SYS>>(?P<sys>.*?)<</SYS>>", re.DOTALL)
 # Inline fallback for one-line transcripts: a multi-letter label after a sentence/space boundary.
 _INLINE_LABEL = re.compile(r"(?:^|(?<=\s))(?P<label>[A-Z][A-Za-z]{1,20}(?: [A-Z]?[a-z]+)?)[ \t]*:[ \t]")
 
@@ -54,6 +68,11 @@ def parse_transcript(text: str, role_map: Mapping[str, str] | None = None) -> tu
     One-line transcripts fall back to inline labels ("Human: hi Assistant: hello").
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    templated = _parse_template(text, role_map)
+    if templated is not None:
+        return templated, 0
+    if "#" in text:
+        text = _HASH_MARKER.sub(lambda m: "\n" if normalize_role(m.group("label"), role_map) else m.group(0), text)
     split, _ = _split_midline_labels(text, role_map) if ":" in text else (text, 0)
     lines = split.split("\n")
     turns: list[tuple[str, str, list[str]]] = []
@@ -72,6 +91,33 @@ def parse_transcript(text: str, role_map: Mapping[str, str] | None = None) -> tu
         if len(inline) >= 2:
             return inline, 0
     return out, header
+
+
+def _template_role(label: str, role_map: Mapping[str, str] | None) -> str:
+    # unknown labels are kept raw (the converter quarantines them as unknown roles)
+    return normalize_role(label, role_map) or label.strip()
+
+
+def _parse_template(text: str, role_map: Mapping[str, str] | None) -> list[tuple[str, str, str]] | None:
+    """Turns of a chat-template rendering, or None when the text is not one."""
+    for marker, pattern in (("<|im_start|>", _CHATML_TURN), ("<|start_header_id|>", _LLAMA3_TURN)):
+        if marker in text:
+            return [(m.group("label").strip(), _template_role(m.group("label"), role_map), m.group("text").strip())
+                    for m in pattern.finditer(text)]
+    if "[INST]" in text and "[/INST]" in text:
+        out: list[tuple[str, str, str]] = []
+        for m in _LLAMA2_TURN.finditer(text):
+            user = m.group("user")
+            sys_m = _LLAMA2_SYS.search(user)
+            if sys_m:
+                out.append(("<<SYS>>", "system", sys_m.group("sys").strip()))
+                user = user[: sys_m.start()] + user[sys_m.end():]
+            out.append(("[INST]", "user", user.strip()))
+            answer = re.sub(r"</s>\s*$", "", m.group("text").strip()).strip()
+            if answer:
+                out.append(("[/INST]", "assistant", answer))
+        return out
+    return None
 
 
 def _parse_inline(text: str, role_map: Mapping[str, str] | None) -> list[tuple[str, str, str]]:
