@@ -1,0 +1,176 @@
+"""PrivacyConfig: the redaction settings of lakehouse/config/privacy.yml, validated and hashed."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.resources
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+_REQUIRED = (
+    "model", "language", "score_threshold", "ner_labels", "ner_score", "recognizers", "phone_regions",
+    "custom_recognizers", "placeholders", "review", "allow_terms", "filler_terms", "allow_patterns", "protected_phrases", "propagation",
+    "street_suffixes", "lowercase_suffixes", "relation_words", "batch_size", "chunk_chars",
+    "cache_max_entries",
+)
+_CUSTOM = ("month_date", "street_address", "nanp_phone", "titled_person", "relation_person", "cue_person", "location_cue")
+
+
+class PrivacyConfigError(ValueError):
+    """privacy.yml is malformed; the message names the key."""
+
+
+@dataclass(frozen=True)
+class ReviewBand:
+    entity_types: tuple[str, ...]
+    min_score: float
+    max_score: float
+
+
+@dataclass(frozen=True)
+class PrivacyConfig:
+    """Validated privacy.yml. ``raw`` is the parsed YAML, used for the hash only."""
+
+    model: str
+    language: str
+    score_threshold: float
+    ner_labels: Mapping[str, str]
+    ner_score: float
+    recognizers: tuple[str, ...]
+    phone_regions: tuple[str, ...]
+    custom_recognizers: Mapping[str, Mapping[str, Any]]
+    placeholders: Mapping[str, str]
+    review_entity_types: frozenset[str]
+    review_bands: tuple[ReviewBand, ...]
+    allow_terms: frozenset[str]
+    filler_terms: frozenset[str]
+    allow_patterns: tuple[str, ...]
+    protected_phrases: tuple[str, ...]
+    propagate: bool
+    propagate_entity_types: frozenset[str]
+    propagate_min_token_chars: int
+    street_suffixes: tuple[str, ...]
+    lowercase_suffixes: tuple[str, ...]
+    relation_words: tuple[str, ...]
+    batch_size: int
+    chunk_chars: int
+    cache_max_entries: int
+    raw: Mapping[str, Any] = field(repr=False, compare=False, hash=False, default_factory=dict)
+
+    @property
+    def config_hash(self) -> str:
+        """sha256 of canonical config JSON + model name/version + presidio version."""
+        return config_hash(self.raw, self.model)
+
+    def custom(self, name: str) -> Mapping[str, Any]:
+        """Settings of one project recognizer ({} if absent)."""
+        return self.custom_recognizers.get(name, {})
+
+
+def _dist_version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def model_version(model: str) -> str:
+    """Version of an installed spaCy model package (reads metadata only, no spaCy import)."""
+    if Path(model).exists():
+        meta = Path(model) / "meta.json"
+        if meta.exists():
+            return str(json.loads(meta.read_text(encoding="utf-8")).get("version", "unknown"))
+        return "path"
+    return _dist_version(model)
+
+
+def config_hash(raw: Mapping[str, Any], model: str) -> str:
+    """sha256 over the canonical (sorted-key JSON) config plus the versions that change results."""
+    payload = {
+        "config": raw,
+        "model": model,
+        "model_version": model_version(model),
+        "presidio_analyzer": _dist_version("presidio-analyzer"),
+    }
+    canon = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canon.encode("utf-8")).hexdigest()
+
+
+def default_config_text() -> str:
+    """The packaged privacy.yml."""
+    return importlib.resources.files("lakehouse").joinpath("config", "privacy.yml").read_text(encoding="utf-8")
+
+
+def _flatten_terms(value: Any) -> frozenset[str]:
+    if isinstance(value, Mapping):
+        items = [t for group in value.values() for t in (group or [])]
+    else:
+        items = list(value or [])
+    return frozenset(str(t).lower() for t in items)
+
+
+def parse_privacy_config(raw: Mapping[str, Any]) -> PrivacyConfig:
+    """Validate a parsed privacy.yml mapping."""
+    if not isinstance(raw, Mapping):
+        raise PrivacyConfigError("privacy config must be a mapping")
+    missing = [k for k in _REQUIRED if k not in raw]
+    unknown = [k for k in raw if k not in _REQUIRED]
+    if missing or unknown:
+        raise PrivacyConfigError(f"privacy config: missing keys {missing}, unknown keys {unknown}")
+    threshold = float(raw["score_threshold"])
+    if not 0.0 <= threshold <= 1.0:
+        raise PrivacyConfigError("score_threshold must be within 0..1")
+    custom = {str(k): dict(v or {}) for k, v in (raw["custom_recognizers"] or {}).items()}
+    bad_custom = [k for k in custom if k not in _CUSTOM]
+    if bad_custom:
+        raise PrivacyConfigError(f"custom_recognizers: unknown {bad_custom}; known {list(_CUSTOM)}")
+    review = raw["review"] or {}
+    bands = tuple(
+        ReviewBand(tuple(b["entity_types"]), float(b["min_score"]), float(b["max_score"]))
+        for b in review.get("bands", []) or []
+    )
+    prop = raw["propagation"] or {}
+    placeholders = {str(k): str(v) for k, v in raw["placeholders"].items()}
+    for tag in placeholders.values():
+        if not tag.replace("_", "").isalnum() or not tag.isupper():
+            raise PrivacyConfigError(f"placeholder tag {tag!r} must be UPPER_SNAKE")
+    return PrivacyConfig(
+        model=str(raw["model"]),
+        language=str(raw["language"]),
+        score_threshold=threshold,
+        ner_labels={str(k): str(v) for k, v in raw["ner_labels"].items()},
+        ner_score=float(raw["ner_score"]),
+        recognizers=tuple(str(r) for r in raw["recognizers"]),
+        phone_regions=tuple(str(r) for r in raw["phone_regions"]),
+        custom_recognizers=custom,
+        placeholders=placeholders,
+        review_entity_types=frozenset(review.get("entity_types", []) or []),
+        review_bands=bands,
+        allow_terms=_flatten_terms(raw["allow_terms"]),
+        filler_terms=_flatten_terms(raw["filler_terms"]),
+        allow_patterns=tuple(str(p) for p in raw["allow_patterns"] or []),
+        protected_phrases=tuple(str(p) for p in raw["protected_phrases"] or []),
+        propagate=bool(prop.get("enabled", True)),
+        propagate_entity_types=frozenset(prop.get("entity_types", []) or []),
+        propagate_min_token_chars=int(prop.get("min_token_chars", 3)),
+        street_suffixes=tuple(str(s) for s in raw["street_suffixes"]),
+        lowercase_suffixes=tuple(str(s).lower() for s in raw["lowercase_suffixes"]),
+        relation_words=tuple(str(s) for s in raw["relation_words"]),
+        batch_size=int(raw["batch_size"]),
+        chunk_chars=int(raw["chunk_chars"]),
+        cache_max_entries=int(raw["cache_max_entries"]),
+        raw=json.loads(json.dumps(raw, default=str)),
+    )
+
+
+def load_privacy_config(path: str | None = None, **overrides: Any) -> PrivacyConfig:
+    """Load privacy.yml (packaged default when ``path`` is None); ``overrides`` replace top-level keys."""
+    import yaml
+
+    text = Path(path).read_text(encoding="utf-8") if path else default_config_text()
+    raw = yaml.safe_load(text) or {}
+    raw.update(overrides)
+    return parse_privacy_config(raw)

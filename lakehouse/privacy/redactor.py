@@ -1,0 +1,234 @@
+"""Redactor: batch PII redaction with consistent per-conversation placeholders.
+
+Analysis (spaCy NER + Presidio recognizers) runs once per distinct message per process: results
+are cached under sha256(text) as spans only. Placeholders are assigned afterwards, per scope
+(a conversation, or one text), so caching never changes the output. The placeholder mapping
+exists only in memory for the duration of one scope; nothing here logs text or PII.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from .config import PrivacyConfig, load_privacy_config
+from .findings import (
+    Finding,
+    PlaceholderScope,
+    apply_placeholders,
+    count_by_type,
+    is_allowed,
+    overlaps_placeholder,
+    propagate,
+    resolve_overlaps,
+)
+from .patterns import PLACEHOLDER_RE
+from .policy import CLEAN, pii_status
+
+
+@dataclass
+class RedactionResult:
+    """Output for one conversation (``messages``) or one text (``text``)."""
+
+    messages: list[dict[str, Any]] | None
+    text: str | None
+    pii_status: str
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def text_key(text: str) -> bytes:
+    """Cache key of a message: sha256 of its UTF-8 text."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+
+def split_chunks(text: str, max_chars: int) -> list[tuple[int, str]]:
+    """(offset, chunk) pieces of at most ~max_chars, cut at the last newline/space before the limit."""
+    if len(text) <= max_chars:
+        return [(0, text)]
+    out: list[tuple[int, str]] = []
+    pos = 0
+    while pos < len(text):
+        end = min(pos + max_chars, len(text))
+        if end < len(text):
+            cut = max(text.rfind("\n", pos, end), text.rfind(" ", pos, end))
+            if cut > pos + max_chars // 2:
+                end = cut + 1
+        out.append((pos, text[pos:end]))
+        pos = end
+    return out
+
+
+class Redactor:
+    """PII redaction per privacy.yml. Lazy: spaCy and Presidio load on first use. Thread-safe."""
+
+    def __init__(self, config: PrivacyConfig | None = None):
+        self.config = config or load_privacy_config()
+        self._analyzer: Any = None
+        self._cache: OrderedDict[bytes, tuple[Finding, ...]] = OrderedDict()
+        self._lock = threading.RLock()
+        self._allow_res = [re.compile(p, re.IGNORECASE) for p in self.config.allow_patterns]
+        self._protected = (re.compile(r"\b(?:" + "|".join(f"(?:{p})" for p in self.config.protected_phrases) + r")\b",
+                                      re.IGNORECASE) if self.config.protected_phrases else None)
+        self._stop_words: frozenset[str] = frozenset()
+        self.stats = {"texts": 0, "cache_hits": 0, "analyzed": 0}
+
+    # -- analysis -----------------------------------------------------------------------------
+    @property
+    def analyzer(self) -> Any:
+        """The Presidio AnalyzerEngine (built on first access)."""
+        if self._analyzer is None:
+            with self._lock:
+                if self._analyzer is None:
+                    from . import _presidio
+                    from spacy.lang.en.stop_words import STOP_WORDS
+
+                    self._stop_words = frozenset(STOP_WORDS)
+                    self._analyzer = _presidio.build_analyzer(self.config)
+        return self._analyzer
+
+    def _clean(self, text: str, results: Sequence[Any], offset: int = 0) -> list[Finding]:
+        keep: list[Finding] = []
+        protected = [m.span() for m in self._protected.finditer(text)] if self._protected and results else []
+        for r in results:
+            if r.entity_type not in self.config.placeholders or r.score < self.config.score_threshold:
+                continue
+            if any(r.start < e and s < r.end for s, e in protected):
+                continue
+            if is_allowed(text[r.start:r.end], r.entity_type, self.config.allow_terms, self.config.filler_terms,
+                          self._allow_res):
+                continue
+            keep.append(Finding(r.entity_type, r.start + offset, r.end + offset, round(float(r.score), 4)))
+        return keep
+
+    def _analyze_uncached(self, texts: Sequence[str]) -> list[tuple[Finding, ...]]:
+        from . import _presidio
+
+        analyzer = self.analyzer
+        pieces: list[tuple[int, int, str]] = []  # (text index, offset, chunk)
+        for i, t in enumerate(texts):
+            pieces.extend((i, off, chunk) for off, chunk in split_chunks(t, self.config.chunk_chars))
+        found: list[list[Finding]] = [[] for _ in texts]
+        arts = _presidio.iter_artifacts(analyzer, [p[2] for p in pieces], self.config.language, self.config.batch_size)
+        for (i, off, chunk), art in zip(pieces, arts):
+            res = analyzer.analyze(text=chunk, language=self.config.language, nlp_artifacts=art,
+                                   score_threshold=self.config.score_threshold)
+            found[i].extend(self._clean(chunk, res, off))
+        self.stats["analyzed"] += len(texts)
+        return [tuple(resolve_overlaps(f)) for f in found]
+
+    def analyze(self, texts: Sequence[str]) -> list[tuple[Finding, ...]]:
+        """Findings per text (threshold, allow-list and overlaps applied), cached by sha256(text)."""
+        with self._lock:
+            keys = [text_key(t) for t in texts]
+            todo: dict[bytes, str] = {}
+            for k, t in zip(keys, texts):
+                if k in self._cache:
+                    self._cache.move_to_end(k)
+                elif k not in todo:
+                    todo[k] = t
+            self.stats["texts"] += len(texts)
+            self.stats["cache_hits"] += len(texts) - len(todo)
+            fresh = dict(zip(todo, self._analyze_uncached(list(todo.values())))) if todo else {}
+            out = [fresh[k] if k in fresh else self._cache[k] for k in keys]
+            for k, v in fresh.items():
+                self._cache[k] = v
+            while len(self._cache) > self.config.cache_max_entries:
+                self._cache.popitem(last=False)
+            return out
+
+    def clear_cache(self) -> None:
+        """Forget cached analyses (e.g. between benchmark runs)."""
+        with self._lock:
+            self._cache.clear()
+
+    # -- redaction ----------------------------------------------------------------------------
+    def _scope_findings(self, texts: Sequence[str], findings: Sequence[Sequence[Finding]]) -> list[list[Finding]]:
+        cfg = self.config
+        if cfg.propagate and any(findings):
+            self.analyzer  # noqa: B018  (stop words are loaded with the analyzer)
+            return propagate(texts, findings, entity_types=cfg.propagate_entity_types,
+                             min_token_chars=cfg.propagate_min_token_chars, stop_words=self._stop_words,
+                             allow_terms=cfg.allow_terms | cfg.filler_terms)
+        return [list(fs) for fs in findings]
+
+    def _redact_scope(self, texts: Sequence[str], findings: Sequence[Sequence[Finding]]) -> tuple[list[str], str, dict[str, int]]:
+        cfg = self.config
+        findings = self._scope_findings(texts, findings)
+        scope = PlaceholderScope(cfg.placeholders)
+        redacted = [apply_placeholders(t, fs, scope) if fs else t for t, fs in zip(texts, findings)]
+        flat = [f for fs in findings for f in fs]
+        return redacted, pii_status(flat, cfg), count_by_type(flat)
+
+    def redact_conversations(self, conversations: Sequence[Sequence[dict[str, Any]] | None]) -> list[RedactionResult]:
+        """Redact each conversation ([{"role", "content"}, ...]); placeholders are consistent across its turns.
+
+        Non-string contents are left as they are; other message keys are kept. ``None`` gives a
+        clean result with ``messages=None``. For preference records pass prompt + chosen + rejected
+        as one conversation (one scope) and split the messages back by length.
+        """
+        flat: list[str] = []
+        for conv in conversations:
+            for m in conv or []:
+                if isinstance(m.get("content"), str):
+                    flat.append(m["content"])
+        analysed = iter(self.analyze(flat))
+        results: list[RedactionResult] = []
+        for conv in conversations:
+            if conv is None:
+                results.append(RedactionResult(None, None, CLEAN, {}))
+                continue
+            idx = [j for j, m in enumerate(conv) if isinstance(m.get("content"), str)]
+            texts = [conv[j]["content"] for j in idx]
+            fs = [next(analysed) for _ in idx]
+            red, status, counts = self._redact_scope(texts, fs)
+            msgs = [dict(m) for m in conv]
+            for j, t in zip(idx, red):
+                msgs[j]["content"] = t
+            results.append(RedactionResult(msgs, None, status, counts))
+        return results
+
+    def redact_texts(self, texts: Sequence[str | None]) -> list[RedactionResult]:
+        """Redact standalone texts (e.g. pretrain records); each text is its own placeholder scope."""
+        strs = [t for t in texts if isinstance(t, str)]
+        analysed = iter(self.analyze(strs))
+        out: list[RedactionResult] = []
+        for t in texts:
+            if not isinstance(t, str):
+                out.append(RedactionResult(None, t, CLEAN, {}))
+                continue
+            red, status, counts = self._redact_scope([t], [next(analysed)])
+            out.append(RedactionResult(None, red[0], status, counts))
+        return out
+
+    def detect_conversations(self, conversations: Sequence[Sequence[str]]) -> list[list[list[Finding]]]:
+        """The spans redact_conversations would replace, per message (conversations given as texts)."""
+        analysed = iter(self.analyze([t for conv in conversations for t in conv]))
+        return [self._scope_findings(conv, [next(analysed) for _ in conv]) for conv in conversations]
+
+    def detect_texts(self, texts: Sequence[str]) -> list[list[Finding]]:
+        """The spans redact_texts would replace."""
+        return [self._scope_findings([t], [fs])[0] for t, fs in zip(texts, self.analyze(texts))]
+
+    def scan(self, texts: Sequence[str]) -> list[list[Finding]]:
+        """Residual scan: findings above threshold, ignoring <TAG_n> placeholders. Offsets only, no text."""
+        out: list[list[Finding]] = []
+        for t, fs in zip(texts, self.analyze(texts)):
+            spans = [m.span() for m in PLACEHOLDER_RE.finditer(t)]
+            out.append([f for f in fs if not overlaps_placeholder(t, f, spans)])
+        return out
+
+
+_REDACTORS: dict[str | None, Redactor] = {}
+_REDACTORS_LOCK = threading.Lock()
+
+
+def get_redactor(config_path: str | None = None) -> Redactor:
+    """Process-wide Redactor per config path (the packaged privacy.yml for None)."""
+    with _REDACTORS_LOCK:
+        if config_path not in _REDACTORS:
+            _REDACTORS[config_path] = Redactor(load_privacy_config(config_path))
+        return _REDACTORS[config_path]
