@@ -279,3 +279,26 @@ def test_hh_role_token_inside_a_line() -> None:
     # an assistant turn that merely starts with "Human:" stays text
     rec = {"chosen": "\n\nHuman: Hi\n\nAssistant: Human: is a word", "rejected": "\n\nHuman: Hi\n\nAssistant: Hello"}
     assert one(rec, "preference").chosen == msgs(("assistant", "Human: is a word"))
+
+
+def test_messages_stored_as_json_text() -> None:
+    rec = {"messages": '[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]'}
+    assert one(rec, "chatml").messages == msgs(("user", "Hi"), ("assistant", "Hello"))
+
+
+def test_qa_several_answers_in_one_record() -> None:
+    out = convert({"question": "How to relax?", "answers": ["Breathe.", "Walk."]}, "qa", O)
+    assert [c.messages[1]["content"] for c in out] == ["Breathe.", "Walk."]
+
+
+def test_alpaca_style_preference() -> None:
+    rec = {"instruction": "Rewrite kindly:", "input": "You are wrong.", "chosen": "I see it differently.",
+           "rejected": "Wrong!"}
+    c = one(rec, "preference", ShapeOptions(question_key="instruction", input_key="input"))
+    assert c.prompt == msgs(("user", "Rewrite kindly:\n\nYou are wrong."))
+
+
+def test_preference_answer_quoting_a_speaker_is_not_split() -> None:
+    rec = {"prompt": "Write a dialogue.", "chosen": "Sure:\nUser: hi\nAssistant: hello", "rejected": "No."}
+    c = one(rec, "preference")
+    assert c.ok and c.chosen == msgs(("assistant", "Sure:\nUser: hi\nAssistant: hello"))

@@ -147,3 +147,11 @@ def test_sample_fixtures_small_and_licensed() -> None:
     assert total < 1_000_000
     for folder in (p for p in SAMPLES.iterdir() if p.is_dir()):
         assert (folder / "LICENSE-NOTE.md").exists(), folder
+
+
+def test_detect_json_text_columns_and_answer_lists() -> None:
+    rows = [{"id": "1", "messages": '[{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]'}]
+    assert detect_shape(rows).shape == "chatml"
+    assert detect_shape([{"question": "Why?", "answers": ["Because.", "Who knows."]}]).shape == "qa"
+    d = detect_shape([{"instruction": "Fix:", "input": "x", "chosen": "a", "rejected": "b"}])
+    assert d.shape == "preference" and d.options.question_key == "instruction" and d.options.input_key == "input"

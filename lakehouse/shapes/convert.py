@@ -7,6 +7,7 @@ whatever payload could be built.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Mapping, MutableMapping
 
 from lakehouse.shapes.clean import clean_text
@@ -16,7 +17,7 @@ from lakehouse.shapes.keys import (
 )
 from lakehouse.shapes.readers import chunk_text
 from lakehouse.shapes.roles import normalize_role
-from lakehouse.shapes.transcript import parse_transcript
+from lakehouse.shapes.transcript import opens_with_speaker, parse_transcript
 from lakehouse.shapes.types import SHAPES, Converted, ShapeOptions
 from lakehouse.shapes.validate import Policy, load_policy, validate_completion, validate_prompt, validate_sft
 
@@ -82,8 +83,20 @@ def _role(raw: Any, role_map: Mapping[str, str], transcript: bool = False) -> st
     return role
 
 
+def decode_json_list(value: Any) -> Any:
+    """A list stored as JSON text (CSV/Parquet exports of chat data) -> the list; anything else unchanged."""
+    if isinstance(value, str) and value.lstrip().startswith("[") and value.rstrip().endswith("]"):
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            return value
+        return decoded if isinstance(decoded, list) else value
+    return value
+
+
 def turns_from_list(turns: Any, options: ShapeOptions) -> Raw:
-    """A list of turn objects -> [(role, raw content)]; unknown roles raise."""
+    """A list of turn objects (or its JSON text) -> [(role, raw content)]; unknown roles raise."""
+    turns = decode_json_list(turns)
     if not isinstance(turns, list):
         raise _Reject("invalid_turns")
     out: Raw = []
@@ -102,6 +115,7 @@ def turns_from_list(turns: Any, options: ShapeOptions) -> Raw:
 
 def _message(value: Any, options: ShapeOptions, default_role: str) -> Raw:
     """chosen/rejected/prompt/completion values: a string, a message object, or a message list."""
+    value = decode_json_list(value)
     if isinstance(value, list) and all(isinstance(t, dict) for t in value):
         if value and not any(k in value[0] for k in ROLE_KEYS + ((options.role_key,) if options.role_key else ())):
             return [(default_role, v) for v in value]
@@ -207,12 +221,14 @@ def join_title(title: str, text: str) -> str:
 
 
 def _qa(record: Mapping[str, Any], options: ShapeOptions, policy: Policy) -> list[Converted]:
+    """One sft record per answer (a list of answers gives several)."""
     question = _get(record, options.question_key, PROMPT_KEYS)
-    answer = _get(record, options.answer_key, OUTPUT_KEYS)
+    answer = decode_json_list(_get(record, options.answer_key, OUTPUT_KEYS))
     if options.title_key and record.get(options.title_key) is not None:
         question = join_title(content_text(record[options.title_key]), content_text(question))
-    raw: Raw = [("user", question), ("assistant", answer)]
-    return [_sft(_with_system(raw, _opt(record, options.system_key, ())), policy)]
+    answers = answer if isinstance(answer, list) and answer else [answer]
+    system = _opt(record, options.system_key, ())
+    return [_sft(_with_system([("user", question), ("assistant", a)], system), policy) for a in answers]
 
 
 def _transcript_turns(text: str, options: ShapeOptions, repairs: MutableMapping[str, int]) -> Raw:
@@ -262,7 +278,8 @@ def _split_shared_prefix(prompt: Raw, chosen: Raw, rejected: Raw) -> tuple[Raw, 
 
 
 def _pref_value(value: Any, options: ShapeOptions) -> Raw:
-    if isinstance(value, str):
+    """A completion; a string opening with a speaker label is a whole transcript (Anthropic HH)."""
+    if isinstance(value, str) and opens_with_speaker(value, options.role_map):
         turns, _ = parse_transcript(value, options.role_map)
         if len(turns) >= 2 and any(r == "user" for _, r, _ in turns):
             return _checked_turns(turns)
@@ -273,6 +290,9 @@ def _preference(record: Mapping[str, Any], options: ShapeOptions, policy: Policy
     chosen_v = _get(record, options.chosen_key, CHOSEN_KEYS)
     rejected_v = _get(record, options.rejected_key, REJECTED_KEYS)
     prompt_v = _opt(record, options.conversation_key or options.question_key, PROMPT_KEYS + CONVERSATION_KEYS)
+    extra = record.get(options.input_key) if options.input_key else None
+    if isinstance(prompt_v, str) and isinstance(extra, str) and extra.strip():
+        prompt_v = f"{prompt_v.strip()}\n\n{extra.strip()}"  # alpaca-style instruction + input
     prompt = _message(prompt_v, options, "user") if prompt_v not in (None, "", []) else []
     prompt = _with_system(prompt, _opt(record, options.system_key, SYSTEM_KEYS))
     p, c, r = _split_shared_prefix(prompt, _pref_value(chosen_v, options), _pref_value(rejected_v, options))

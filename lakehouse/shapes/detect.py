@@ -16,6 +16,7 @@ from lakehouse.shapes.keys import (
     REJECTED_KEYS, ROLE_KEYS, SPEAKER_KEYS, SYSTEM_KEYS, TEXT_KEYS, TITLE_KEYS, TURN_KEYS, TURN_TEXT_KEYS,
     UTTERANCE_KEYS, first_key,
 )
+from lakehouse.shapes.convert import decode_json_list
 from lakehouse.shapes.transcript import looks_like_transcript
 from lakehouse.shapes.types import SHAPES, InputError, ShapeDecision, ShapeOptions
 
@@ -52,6 +53,12 @@ def _is_text(v: Any) -> bool:
     return isinstance(v, str)
 
 
+def _is_answer(v: Any) -> bool:
+    """A string, or a non-empty list of strings (several answers to one question)."""
+    v = decode_json_list(v)
+    return isinstance(v, str) or (isinstance(v, list) and bool(v) and all(isinstance(x, str) for x in v))
+
+
 def _is_prose(v: Any) -> bool:
     """A string that reads like text (has a letter; not an id/url)."""
     return isinstance(v, str) and any(c.isalpha() for c in v) and not v.startswith(("http://", "https://"))
@@ -66,7 +73,8 @@ def _boolish(v: Any) -> bool:
 
 
 def _turn_keys(turns: Any, opts: ShapeOptions) -> tuple[str, str] | None:
-    """(role key, text key) when ``turns`` is a non-empty list of turn objects."""
+    """(role key, text key) when ``turns`` is a non-empty list of turn objects (or its JSON text)."""
+    turns = decode_json_list(turns)
     if not isinstance(turns, list) or not turns or not all(isinstance(t, dict) for t in turns):
         return None
     t = turns[0]
@@ -89,13 +97,16 @@ def _preference(records: Records, opts: ShapeOptions) -> _Fit | None:
     out: dict[str, Any] = {"chosen_key": ck, "rejected_key": rk}
     prompt_desc = "the shared prefix of chosen/rejected"
     if pk:
-        sample_prompt = next((r[pk] for r in records if r.get(pk) is not None), None)
+        sample_prompt = decode_json_list(next((r[pk] for r in records if r.get(pk) is not None), None))
         out["conversation_key" if isinstance(sample_prompt, list) else "question_key"] = pk
+        xk = _common_key(records, opts.input_key, INPUT_KEYS, exclude=(pk, ck, rk))
+        if xk and first_key([pk], INSTRUCTION_KEYS):
+            out["input_key"] = xk
         prompt_desc = f"'{pk}'"
         keys = _turn_keys(sample_prompt, opts)
         if keys:
             out["role_key"], out["text_key"] = keys
-    sample_chosen = next((r[ck] for r in records if r.get(ck) is not None), None)
+    sample_chosen = decode_json_list(next((r[ck] for r in records if r.get(ck) is not None), None))
     keys = _turn_keys(sample_chosen if isinstance(sample_chosen, list) else [sample_chosen], opts)
     if keys and "role_key" not in out:
         out["role_key"], out["text_key"] = keys
@@ -191,7 +202,7 @@ def _qa(records: Records, opts: ShapeOptions) -> _Fit | None:
     ak = _common_key(records, opts.answer_key, OUTPUT_KEYS, exclude=(qk,))
     if not qk or not ak:
         return None
-    share = _share(records, lambda r: _is_prose(r.get(qk)) and _is_text(r.get(ak)))
+    share = _share(records, lambda r: _is_prose(r.get(qk)) and _is_answer(r.get(ak)))
     out: dict[str, Any] = {"question_key": qk, "answer_key": ak}
     title = opts.title_key or _common_key(records, None, TITLE_KEYS, exclude=(qk, ak))
     if title:

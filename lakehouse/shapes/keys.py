@@ -13,7 +13,7 @@ SYSTEM_KEYS = ("system", "system_prompt", "systemprompt")
 INSTRUCTION_KEYS = ("instruction", "instructions")
 INPUT_KEYS = ("input", "context_input")
 OUTPUT_KEYS = ("output", "answer", "answertext", "answer_text", "response", "responsetext", "reply", "completion",
-               "target", "assistant", "therapist", "counselor", "counsellor", "doctor", "a")
+               "target", "assistant", "therapist", "counselor", "counsellor", "doctor", "a", "answers", "responses")
 PROMPT_KEYS = ("prompt", "question", "questiontext", "question_text", "questionbody", "query", "instruction",
                "input", "context", "human", "user", "patient", "client", "seeker", "post", "q")
 TITLE_KEYS = ("questiontitle", "question_title", "title", "subject", "headline")

@@ -139,3 +139,11 @@ def looks_like_transcript(text: str, role_map: Mapping[str, str] | None = None) 
     turns, _ = parse_transcript(text, role_map)
     roles = {r for _, r, _ in turns}
     return len(turns) >= 2 and "user" in roles and bool(roles - {"user"})
+
+
+def opens_with_speaker(text: str, role_map: Mapping[str, str] | None = None) -> bool:
+    """True when the first non-blank line starts with a known speaker label or a chat-template token."""
+    head = text.lstrip()[:200]
+    if head.startswith(("<|im_start|>", "<|start_header_id|>", "<|begin_of_text|>", "[INST]", "<s>[INST]", "<s> [INST]")):
+        return True
+    return speaker_label(head.split("\n", 1)[0], role_map) is not None
