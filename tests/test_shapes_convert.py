@@ -302,3 +302,18 @@ def test_preference_answer_quoting_a_speaker_is_not_split() -> None:
     rec = {"prompt": "Write a dialogue.", "chosen": "Sure:\nUser: hi\nAssistant: hello", "rejected": "No."}
     c = one(rec, "preference")
     assert c.ok and c.chosen == msgs(("assistant", "Sure:\nUser: hi\nAssistant: hello"))
+
+
+def test_reason_codes_are_declared() -> None:
+    from lakehouse.shapes import QUARANTINE_REASONS
+
+    bad = [
+        ({"messages": msgs(("narrator", "x"), ("assistant", "y"))}, "chatml"), ({}, "chatml"), ({}, "alpaca"),
+        ({"messages": "x"}, "chatml"), ({"messages": msgs(("user", "a"), ("assistant", ""))}, "chatml"),
+        ({"messages": msgs(("user", "a"))}, "chatml"), ({"messages": msgs(("assistant", "a"))}, "chatml"),
+        ({"text": "no speakers"}, "transcript"), ({"text": ""}, "text"), ({"chosen": "a", "rejected": "a"}, "preference"),
+        ({"messages": msgs(("user", "a"), ("assistant", "b")), "label": "x"}, "kto"),
+    ]
+    for rec, shape in bad:
+        reason = one(rec, shape).quarantine_reason
+        assert reason and reason.split(" '")[0] in QUARANTINE_REASONS, reason

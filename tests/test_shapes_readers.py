@@ -224,3 +224,9 @@ def test_json_object_wrappers() -> None:
     single = {"messages": [{"role": "user", "content": "x"}], "meta": {"a": [1]}}
     assert rd(single) == [single]
     assert rd({"version": 2, "data": [{"a": 1}], "extra": [1, 2]}) == [{"a": 1}]
+
+
+def test_json_named_jsonl_with_long_first_line() -> None:
+    line = json.dumps({"text": "x" * 100_000}).encode()
+    recs = _read(line + b"\n" + line + b"\n", "t.json")
+    assert len(recs) == 2 and len(recs[1].record["text"]) == 100_000

@@ -11,7 +11,6 @@ import unicodedata
 from functools import lru_cache
 from typing import Mapping, MutableMapping
 
-REPAIR_KINDS: tuple[str, ...] = ("mojibake", "html", "nfc", "whitespace", "merged_turns", "trimmed_trailing_user")
 
 _TAG_NAMES = (
     "p|br|div|span|a|b|i|u|em|strong|ul|ol|li|h[1-6]|table|thead|tbody|tr|td|th|blockquote|img|font|pre|code"

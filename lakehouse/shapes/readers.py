@@ -273,8 +273,6 @@ def _walk_object(events: Iterator[tuple[str, str, object]]) -> Iterator[object]:
             top[key] = items
         else:
             top[key] = _build_value(events, ev, val)
-    for _ in events:  # trailing content is a syntax error
-        pass
     if not streamed:
         yield top
 
@@ -286,12 +284,15 @@ def _json_values(stream: IO[bytes], first: bytes) -> Iterator[object]:
     if first == b"[":
         yield from ijson.items(utf8, "item", use_float=True)
         return
-    events = ijson.parse(utf8, use_float=True)
+    # several top-level objects (JSON Lines whose first line is longer than the sniffed head,
+    # or concatenated JSON) are records one after another
+    events = ijson.parse(utf8, use_float=True, multiple_values=True)
     _, ev, val = next(events)
-    if ev == "start_map":
-        yield from _walk_object(events)
-    else:
+    if ev != "start_map":
         raise ValueError("top level is not an array or object")
+    yield from _walk_object(events)
+    for _, ev, val in events:
+        yield _build_value(events, ev, val)
 
 
 def _read_json(stream: IO[bytes], name: str, options: ShapeOptions) -> Iterator[RawRecord]:
@@ -316,7 +317,8 @@ def _read_json(stream: IO[bytes], name: str, options: ShapeOptions) -> Iterator[
                 yield RawRecord(row_number=row, line=None, record=None,
                                 error=f"not a JSON object ({type(value).__name__})")
     except (ijson.JSONError, ValueError, StopIteration) as e:
-        raise InputError(name, f"invalid JSON after {row} records: {e}") from None
+        detail = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise InputError(name, f"invalid JSON after {row} records: {detail}") from None
 
 
 # -- CSV -----------------------------------------------------------------------------------------

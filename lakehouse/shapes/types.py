@@ -11,6 +11,20 @@ SHAPES: tuple[str, ...] = (
 FILE_FORMATS: tuple[str, ...] = ("jsonl", "json", "csv", "parquet", "txt")
 KINDS: tuple[str, ...] = ("sft", "preference", "pretrain")
 ROLES: tuple[str, ...] = ("system", "user", "assistant")
+# Quarantine reason codes set by convert/convert_group. Two are parameterized:
+# "unknown role '<raw>'" and "missing_field '<key>'".
+QUARANTINE_REASONS: tuple[str, ...] = (
+    "unknown role", "missing_field", "invalid_json", "invalid_turns", "invalid_content", "non_text_content",
+    "invalid_label", "invalid_history", "no_speaker_turns", "empty_text",
+    "empty_turn", "non_alternating", "misplaced_system", "no_assistant_turn", "too_few_turns",
+    "empty_prompt", "prompt_not_ending_with_user", "empty_completion", "completion_has_user_turn",
+    "identical_chosen_rejected",
+)
+# Repair counters on Converted.repairs.
+REPAIR_KINDS: tuple[str, ...] = (
+    "mojibake", "html", "nfc", "whitespace", "merged_turns", "trimmed_trailing_user",
+    "dropped_empty_turns", "dropped_role_turns", "skipped_header_lines",
+)
 
 
 @dataclass(frozen=True)
