@@ -49,7 +49,9 @@ def test_nfc() -> None:
 
 def test_whitespace() -> None:
     assert cleaned("  a   b\t\tc \r\n\r\n\r\n\r\nd\re  ") == ("a b c\n\nd\ne", {"whitespace": 1})
-    assert cleaned("keep\n    indented code") == ("keep\n    indented code", {})
+    assert cleaned("Hi.\n   I barely sleep.\n   Why?") == ("Hi.\nI barely sleep.\nWhy?", {"whitespace": 1})
+    assert cleaned("List:\n- a\n  - nested\n  1. x") == ("List:\n- a\n  - nested\n  1. x", {})
+    assert cleaned("def f():\n    return 1") == ("def f():\n    return 1", {})
     assert cleaned("zero\u200bwidth\u00a0space") == ("zerowidth space", {"whitespace": 1})
 
 

@@ -29,6 +29,7 @@ _BLOCK_TAGS = ("p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "bloc
                "section", "article", "header", "footer")
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _HSPACE_RUN = re.compile(r"(?<=\S)[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]{2,}|[\t\u00a0\u2000-\u200a\u202f\u205f\u3000]")
+_INDENT = re.compile(r"^[ \t\u00a0\u3000]++(?![-*+\u2022][ \t]|\d{1,3}[.)][ \t])", re.MULTILINE)
 _TRAILING = re.compile(r"[ \t]+\n")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
 
@@ -69,11 +70,18 @@ def fix_mojibake(text: str) -> str:
     return ftfy.fix_encoding(text)
 
 
+def _looks_like_code(text: str) -> bool:
+    return bool(_CODE_HINT.search(text) or _INDENTED_TAG_LINE.search(text))
+
+
 def normalize_whitespace(text: str) -> str:
-    """CRLF/CR -> LF, invisible characters removed, inner space runs collapsed, lines right-stripped,
-    at most two consecutive newlines, the whole stripped. Leading indentation is kept."""
+    """CRLF/CR -> LF, invisible characters removed, inner space runs collapsed, lines stripped, at
+    most two consecutive newlines, the whole stripped. Line indentation is kept before list markers
+    and in text that looks like source code."""
     s = text.replace("\r\n", "\n").replace("\r", "\n")
     s = _INVISIBLE.sub("", s)
+    if "\n" in s and not _looks_like_code(s):
+        s = _INDENT.sub("", s)
     s = _HSPACE_RUN.sub(" ", s)
     s = _TRAILING.sub("\n", s)
     s = _MANY_NEWLINES.sub("\n\n", s)
