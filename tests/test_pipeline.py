@@ -74,10 +74,12 @@ def test_two_builds_give_identical_bytes(local_root, tmp_path):
 
 
 def test_failing_gate_publishes_nothing(local_root, tmp_path):
-    land_samples(license_chatml=None)  # provenance gate: every released record needs a license tag
+    # no license: deny by default quarantines the source, so the required family is missing
+    land_samples(license_chatml=None)
     res = run_dbt(tmp_path / "b1", vars={"release_version": "v-bad"})
     assert not res.ok
-    assert "gate_provenance__license_tag_present" in res.output
+    assert "Failure in test gate_coverage_release_conversations" in res.output
+    assert "Got 1 result" in res.output  # the gate and the count of violations
     assert list_releases(Storage.from_env()) == []
     assert not (Path(local_root) / "exports/releases/v-bad").exists()
 

@@ -63,8 +63,12 @@ class ReleaseInputs:
     conversations: "duckdb.DuckDBPyRelation | None" = None
     quarantine: "duckdb.DuckDBPyRelation | None" = None
     coverage: "duckdb.DuckDBPyRelation | None" = None
+    stages: "duckdb.DuckDBPyRelation | None" = None       # curriculum_stages seed
+    stats: "duckdb.DuckDBPyRelation | None" = None        # release_stats mart
+    near_removals: "duckdb.DuckDBPyRelation | None" = None
     extra_reports: dict[str, Any] = field(default_factory=dict)   # reports/<name>.json -> object
     curriculum: dict[str, Any] | None = None
+    gates: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -146,6 +150,82 @@ def default_curriculum(rel: "duckdb.DuckDBPyRelation", version: str, seed: int) 
     return {"version": version, "seed": seed, "phases": out_phases}
 
 
+PHASE_NAMES = {"A": ("continued_pretraining", "pretrain"), "B": ("sft", "sft"), "C": ("preference", "preference")}
+
+
+def registry_curriculum(rel: "duckdb.DuckDBPyRelation", stages: "duckdb.DuckDBPyRelation", version: str,
+                        seed: int) -> dict[str, Any]:
+    """curriculum.json from the curriculum_stages seed and the release's families and shards."""
+    stage_rows = _rows(stages, "select phase, stage, name, weight from r order by phase, stage nulls first")
+    fam_rows = _rows(rel, "select phase, stage, family, any_value(family_weight) as weight, count(*) as records "
+                          "from r group by all order by phase, stage nulls first, family")
+    files = _rows(rel, "select phase, stage, family, split, shard_key from r group by all "
+                       "order by phase, stage nulls first, family, split, shard_key")
+    phases: list[dict[str, Any]] = []
+    for phase in ("A", "B", "C"):
+        out_stages = []
+        for st in (x for x in stage_rows if x["phase"] == phase):
+            fams = [f for f in fam_rows if f["phase"] == phase and f["stage"] == st["stage"]]
+            if not fams:
+                continue
+            total = sum(float(f["weight"] or 1.0) for f in fams) or 1.0
+            out_fams = []
+            for f in fams:
+                split_files: dict[str, list[str]] = {"train": [], "val": [], "test": []}
+                for row in files:
+                    if (row["phase"], row["stage"], row["family"]) == (phase, st["stage"], f["family"]):
+                        split_files.setdefault(row["split"], []).append(row["shard_key"])
+                out_fams.append({"family": f["family"], "weight": round(float(f["weight"] or 1.0) / total, 6),
+                                 "records": f["records"], "files": split_files})
+            out_stages.append({"stage": st["stage"], "name": st["name"], "weight": float(st["weight"]),
+                               "families": out_fams})
+        if out_stages:
+            name, kind = PHASE_NAMES[phase]
+            phases.append({"phase": phase, "name": name, "kind": kind, "stages": out_stages})
+    return {"version": version, "seed": seed, "phases": phases}
+
+
+def audit_report(inputs: ReleaseInputs) -> dict[str, Any]:
+    """Per step counts in and out, redactions by entity type, quarantine by reason, gates. No text."""
+    steps: list[dict[str, Any]] = []
+    reasons: dict[str, int] = {}
+    if inputs.coverage is not None:
+        cov = _rows(inputs.coverage, "select sum(rows_read) as rows_read, sum(records_converted) as converted, "
+                                     "sum(records_quarantined) as quarantined from r")[0]
+        steps.append({"step": "land+convert", "in": int(cov["rows_read"] or 0),
+                      "out": int((cov["converted"] or 0) + (cov["quarantined"] or 0))})
+    if inputs.quarantine is not None:
+        for r in _rows(inputs.quarantine, "select reason_code, count(*) as n from r group by 1 order by 1"):
+            reasons[r["reason_code"]] = int(r["n"])
+    if inputs.conversations is not None:
+        c = _rows(inputs.conversations, """
+            select count(*) as curated,
+                   count(*) filter (where duplicate_kind = 'exact') as exact,
+                   count(*) filter (where duplicate_kind = 'near' and not is_released) as near,
+                   count(*) filter (where duplicate_kind = 'exact_after_redaction') as after_redaction,
+                   count(*) filter (where is_released) as released from r""")[0]
+        quarantined = sum(reasons.values())
+        steps += [
+            {"step": "policy (registry, license, crossover, quality, safety)", "in": int(c["curated"]) + quarantined,
+             "out": int(c["curated"]), "quarantined": quarantined},
+            {"step": "exact dedup", "in": int(c["curated"]), "out": int(c["curated"]) - int(c["exact"]), "removed": int(c["exact"])},
+            {"step": "near dedup", "in": int(c["curated"]) - int(c["exact"]),
+             "out": int(c["curated"]) - int(c["exact"]) - int(c["near"]), "removed": int(c["near"])},
+            {"step": "pii redaction + post-redaction dedup", "in": int(c["curated"]) - int(c["exact"]) - int(c["near"]),
+             "out": int(c["released"]), "removed": int(c["after_redaction"])},
+        ]
+    redactions: dict[str, int] = {}
+    status: dict[str, int] = {}
+    for r in _rows(inputs.release, "select pii_redactions, pii_status, count(*) as n from r group by all"):
+        status[r["pii_status"]] = status.get(r["pii_status"], 0) + int(r["n"])
+        for k, v in json.loads(r["pii_redactions"] or "{}").items():
+            redactions[k] = redactions.get(k, 0) + int(v) * int(r["n"])
+    return {"steps": steps, "quarantine_by_reason": dict(sorted(reasons.items())),
+            "redactions_by_entity_type": dict(sorted(redactions.items())),
+            "pii_status": dict(sorted(status.items())),
+            "gates": [{"gate": g, "result": "pass"} for g in inputs.gates]}
+
+
 def default_stats(rel: "duckdb.DuckDBPyRelation") -> dict[str, Any]:
     rows = _rows(rel, """
         select source_family as family, split, coalesce(stage::varchar, '') as stage, kind,
@@ -210,10 +290,24 @@ def publish_release(storage: Storage, inputs: ReleaseInputs, *, version: str | N
     prefix = release_prefix(version)
     with tempfile.TemporaryDirectory(prefix="lakehouse-release-") as staging:
         entries, counts = _write_shards(inputs.release, staging)
-        curriculum = inputs.curriculum or default_curriculum(inputs.release, version, seed)
-        reports: dict[str, Any] = {"stats": default_stats(inputs.release)}
+        if inputs.curriculum is not None:
+            curriculum = inputs.curriculum
+        elif inputs.stages is not None:
+            curriculum = registry_curriculum(inputs.release, inputs.stages, version, seed)
+        else:
+            curriculum = default_curriculum(inputs.release, version, seed)
+        stats = ({"by_family_split_stage": _rows(inputs.stats, "select * from r order by family, split, stage nulls first, kind")}
+                 if inputs.stats is not None else default_stats(inputs.release))
+        reports: dict[str, Any] = {"stats": stats, "audit": audit_report(inputs)}
+        if inputs.near_removals is not None:
+            n = _rows(inputs.near_removals, "select count(*) as n, round(avg(jaccard), 4) as mean_jaccard from r")[0]
+            reports["dedup"] = {"near_duplicates_removed": int(n["n"]), "mean_jaccard": n["mean_jaccard"]}
         if inputs.coverage is not None:
-            reports["coverage"] = {"sources": _rows(inputs.coverage, "select * from r order by source_name")}
+            sources = _rows(inputs.coverage, "select * from r order by source_name")
+            for src in sources:
+                if isinstance(src.get("quarantined_by_reason"), str):
+                    src["quarantined_by_reason"] = json.loads(src["quarantined_by_reason"])
+            reports["coverage"] = {"sources": sources}
         reports.update(inputs.extra_reports)
         for name, obj in [("curriculum.json", curriculum)] + [(f"reports/{k}.json", v) for k, v in sorted(reports.items())]:
             w = HashingWriter(os.path.join(staging, name), name)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
+from lakehouse.udf import build as _build
 from lakehouse.udf import convert as _convert
 from lakehouse.udf import hashing as _hashing
+from lakehouse.udf import privacy as _privacy
 
 if TYPE_CHECKING:
     import duckdb
@@ -21,12 +23,20 @@ class UdfSpec:
     side_effects: bool = False
 
 
+# (kind, messages, prompt, chosen, rejected, text): the payload of any record kind
+_RECORD_PARAMS = ["VARCHAR", _convert.MESSAGES_SQL, _convert.MESSAGES_SQL, _convert.MESSAGES_SQL,
+                  _convert.MESSAGES_SQL, "VARCHAR"]
+
 UDFS: list[UdfSpec] = [
     UdfSpec("lh_convert", _convert.convert_batch, ["VARCHAR", "VARCHAR", "VARCHAR"], _convert.CONVERTED_LIST_SQL),
     UdfSpec("lh_convert_group", _convert.convert_group_batch, ["VARCHAR[]", "VARCHAR"], _convert.CONVERTED_LIST_SQL),
     UdfSpec("lh_content_hash", _hashing.content_hash_batch,
             ["VARCHAR", _convert.MESSAGES_SQL, _convert.MESSAGES_SQL, _convert.MESSAGES_SQL, _convert.MESSAGES_SQL,
              "VARCHAR", "BOOLEAN"], "VARCHAR"),
+    UdfSpec("lh_redact", _privacy.redact_batch, _RECORD_PARAMS, _privacy.REDACTED_SQL),
+    UdfSpec("lh_pii_residual", _privacy.residual_batch, _RECORD_PARAMS, "BIGINT"),
+    UdfSpec("lh_build_info", _build.build_info_batch, ["VARCHAR"], _build.BUILD_SQL),
+    UdfSpec("lh_safety", _privacy.safety_batch, _RECORD_PARAMS, _privacy.SAFETY_SQL),
 ]
 
 

@@ -1,5 +1,5 @@
--- Exact dedup: one survivor per content_hash, chosen deterministically (earliest landing, then
--- source, file and row); every other copy keeps duplicate_of = the survivor's record_id.
+-- Exact dedup: one survivor per dedup_hash, chosen deterministically (registry priority, then
+-- earliest landing, then source, file and row); every other copy keeps duplicate_of.
 with ranked as (
     select
         *,
@@ -7,15 +7,22 @@ with ranked as (
         first_value(record_id) over w as survivor_id
     from {{ ref('int_conversations_hashed') }}
     window w as (
-        partition by content_hash
-        order by landed_at, source_name, source_key, row_number, sub_index
+        partition by dedup_hash
+        order by family_priority, landed_at, source_name, source_key, row_number, sub_index
         rows between unbounded preceding and unbounded following
     )
 )
 
 select
     * exclude (dup_rank, survivor_id),
-    dup_rank = 1 as is_survivor,
-    case when dup_rank > 1 then survivor_id end as duplicate_of,
-    case when dup_rank > 1 then 'exact' end as duplicate_kind
+    dup_rank = 1 as is_exact_survivor,
+    case when dup_rank > 1 then survivor_id end as exact_duplicate_of,
+    -- dedup text: non-system turns only, so shared system prompts don't make records alike
+    case kind
+        when 'sft' then array_to_string(list_transform(list_filter(messages, m -> m.role <> 'system'), m -> m.content), chr(10))
+        when 'preference' then array_to_string(list_transform(
+            list_concat(list_filter(prompt, m -> m.role <> 'system'), chosen), m -> m.content), chr(10))
+        else text
+    end as dedup_text,
+    lpad(family_priority::varchar, 6, '0') || '|' || strftime(landed_at, '%Y%m%dT%H%M%S.%f') || '|' || record_id as rank_key
 from ranked

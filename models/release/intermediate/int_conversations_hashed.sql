@@ -1,5 +1,5 @@
--- Convertible records with their canonical SHA-256 content hash (lakehouse/hashing.py) and
--- simple size measures.
+-- Releasable records with their canonical SHA-256 hash before redaction (dedup_hash,
+-- lakehouse/hashing.py): the key of exact dedup.
 select
     record_id,
     source_name,
@@ -9,11 +9,14 @@ select
     file_sha256,
     row_number,
     sub_index,
+    line_number,
     landing_id,
     landed_at,
     shape,
-    is_edge_case as is_training_edge_case,
+    is_training_edge_case,
+    family_priority,
     kind,
+    phase,
     messages,
     prompt,
     chosen,
@@ -21,17 +24,8 @@ select
     text,
     label,
     repairs,
-    lh_content_hash(kind, messages, prompt, chosen, rejected, text, label) as content_hash,
-    case kind
-        when 'sft' then len(messages)
-        when 'preference' then len(prompt) + 1
-        else 0
-    end as n_turns,
-    case kind
-        when 'sft' then list_sum(list_transform(messages, m -> length(m.content)))
-        when 'preference' then list_sum(list_transform(prompt, m -> length(m.content)))
-            + list_sum(list_transform(chosen, m -> length(m.content)))
-        else length(text)
-    end as n_chars
-from {{ ref('int_records_converted') }}
+    n_turns,
+    n_chars,
+    lh_content_hash(kind, messages, prompt, chosen, rejected, text, label) as dedup_hash
+from {{ ref('int_records_classified') }}
 where quarantine_reason is null

@@ -10,6 +10,7 @@ single_rows as (
     select
         * exclude (record, parse_error),
         record as raw_record,
+        1::bigint as source_rows,
         case
             when parse_error is not null then
                 [{'kind': null, 'messages': null, 'prompt': null, 'chosen': null, 'rejected': null,
@@ -45,6 +46,7 @@ utterance_groups as (
         'utterance_rows' as shape,
         any_value(shape_options) as shape_options,
         bool_or(is_edge_case) as is_edge_case,
+        count(*) as source_rows,
         to_json(list(json(record) order by
             try_cast(json_extract_string(record, '$."' || turn_key || '"') as double),
             json_extract_string(record, '$."' || turn_key || '"'),
@@ -100,5 +102,6 @@ select
     c.label as label,
     c.quarantine_reason as quarantine_reason,
     c.repairs as repairs,
+    case when sub_index = 0 then source_rows else 0 end as source_rows,
     raw_record
 from exploded

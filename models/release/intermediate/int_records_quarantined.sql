@@ -13,8 +13,13 @@ select
     landed_at,
     shape,
     kind,
+    is_training_edge_case,
     quarantine_reason,
-    split_part(quarantine_reason, ' ', 1) as reason_code,
+    case
+        when quarantine_reason like 'unknown role%' then 'unknown_role'
+        when quarantine_reason like 'missing_field%' then 'missing_field'
+        else regexp_replace(split_part(quarantine_reason, ' ', 1), '[^a-z_:]', '', 'g')
+    end as reason_code,
     raw_record
-from {{ ref('int_records_converted') }}
+from {{ ref('int_records_classified') }}
 where quarantine_reason is not null

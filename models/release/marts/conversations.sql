@@ -1,35 +1,88 @@
--- The curated conversation table: one row per convertible record with its dedup decision,
--- split, curriculum phase and privacy status. Published as the Delta table curated/conversations.
+-- The curated conversation table: one row per releasable record (quarantined ones are in
+-- `quarantine`), with its dedup decisions (exact, near, after redaction), cluster, split, phase,
+-- stage and privacy status. Content columns hold the released (redacted) content and are null for
+-- records not released (their survivor carries the content). Published as curated/conversations.
+with d as (
+    select * from {{ ref('int_conversations_deduplicated') }}
+),
+
+c as (
+    select record_id, cluster_id, near_duplicate_of, near_jaccard from {{ ref('int_conversations_clustered') }}
+),
+
+r as (
+    select * from {{ ref('int_conversations_routed') }}
+),
+
+s as (
+    select record_id, split from {{ ref('int_conversations_split') }}
+),
+
+decided as (
+    select
+        d.*,
+        coalesce(c.cluster_id, c_dup.cluster_id, d.record_id) as cluster_id,
+        c.near_duplicate_of,
+        c.near_jaccard,
+        r.post_redaction_duplicate_of,
+        r.content_hash,
+        r.pii_status,
+        r.pii_redactions,
+        r.family,
+        r.stage,
+        r.is_holdout,
+        r.messages as released_messages,
+        r.prompt as released_prompt,
+        r.chosen as released_chosen,
+        r.rejected as released_rejected,
+        r.text as released_text,
+        s.split as released_split
+    from d
+    left join c on c.record_id = d.record_id
+    left join c as c_dup on c_dup.record_id = d.exact_duplicate_of
+    left join r on r.record_id = d.record_id
+    left join s on s.record_id = d.record_id
+)
+
 select
-    d.record_id,
-    d.kind,
-    d.source_name,
-    d.source_family,
-    d.license_tag,
-    d.source_key,
-    d.file_sha256,
-    d.row_number,
-    d.sub_index,
-    d.landing_id,
-    d.landed_at,
-    d.shape,
-    d.is_training_edge_case,
-    d.content_hash,
-    d.is_survivor as is_released,
-    d.duplicate_of,
-    d.duplicate_kind,
-    s.split,
-    coalesce(s.phase, case d.kind when 'pretrain' then 'A' when 'sft' then 'B' when 'preference' then 'C' end) as phase,
-    s.stage,
-    coalesce(s.pii_status, 'clean') as pii_status,
-    d.n_turns,
-    d.n_chars,
-    d.repairs,
-    d.messages,
-    d.prompt,
-    d.chosen,
-    d.rejected,
-    d.text,
-    d.label
-from {{ ref('int_conversations_deduplicated') }} as d
-left join {{ ref('int_conversations_split') }} as s using (record_id)
+    record_id,
+    kind,
+    source_name,
+    source_family,
+    family,
+    license_tag,
+    source_key,
+    file_sha256,
+    row_number,
+    sub_index,
+    line_number,
+    landing_id,
+    landed_at,
+    shape,
+    is_training_edge_case,
+    dedup_hash,
+    content_hash,
+    cluster_id,
+    released_split is not null as is_released,
+    coalesce(exact_duplicate_of, near_duplicate_of, post_redaction_duplicate_of) as duplicate_of,
+    case
+        when exact_duplicate_of is not null then 'exact'
+        when near_duplicate_of is not null then 'near'
+        when post_redaction_duplicate_of is not null then 'exact_after_redaction'
+    end as duplicate_kind,
+    near_jaccard,
+    coalesce(released_split, {{ split_of(split_key_column() if var('split_key') == 'cluster' else 'dedup_hash', 'coalesce(is_holdout, false)') }}) as split,
+    phase,
+    stage,
+    pii_status,
+    pii_redactions,
+    repairs,
+    n_turns,
+    n_chars,
+    released_messages as messages,
+    released_prompt as prompt,
+    released_chosen as chosen,
+    released_rejected as rejected,
+    released_text as text,
+    label
+from decided

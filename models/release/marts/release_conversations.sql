@@ -1,46 +1,71 @@
 -- The release: every surviving, gated record with its shard and its serialized JSON line
--- (docs/release-format.md). The release gates are tests on this model; the exporter
--- (python/models/release/release_export.py) only runs when they all pass.
+-- (docs/release-format.md). The release gates (tests named gate_*) run on this model; the
+-- exporter (python/models/release/release_export.py) only runs when they all pass.
 with released as (
     select
         *,
-        (row_number() over (partition by split, source_family order by content_hash) - 1)
+        (row_number() over (partition by split, family order by content_hash) - 1)
             // {{ var('shard_size') }} as shard
     from {{ ref('int_conversations_split') }}
 ),
 
+registry_version as (
+    select left(sha256(string_agg(
+        concat_ws('|', family, phases, sft_stage, weight, required, holdout, is_edge_case, priority,
+                  min_turns, min_chars, max_chars), chr(10) order by family)), 16) as registry_version
+    from {{ ref('dataset_registry') }}
+),
+
+build as (
+    select registry_version, lh_build_info(registry_version) as info from registry_version
+),
+
 serialized as (
     select
-        *,
+        r.*,
+        b.registry_version,
         {
-            'content_hash': content_hash,
-            'file_sha256': file_sha256,
-            'is_training_edge_case': is_training_edge_case,
-            'kind': kind,
-            'landing_id': landing_id,
-            'license_tag': license_tag,
-            'phase': phase,
-            'pii_status': pii_status,
-            'record_id': record_id,
-            'row_number': row_number,
-            'source_family': source_family,
-            'source_key': source_key,
-            'source_name': source_name,
-            'split': split,
-            'stage': stage
+            'content_hash': r.content_hash,
+            'family': r.family,
+            'file_sha256': r.file_sha256,
+            'is_training_edge_case': r.is_training_edge_case,
+            'kind': r.kind,
+            'landing_id': r.landing_id,
+            'license_tag': r.license_tag,
+            'phase': r.phase,
+            'pii_status': r.pii_status,
+            'record_id': r.record_id,
+            'row_number': r.row_number,
+            'source_family': r.source_family,
+            'source_key': r.source_key,
+            'source_name': r.source_name,
+            'split': r.split,
+            'stage': r.stage,
+            'transform': {
+                'git_commit': b.info.git_commit,
+                'package_version': b.info.package_version,
+                'pii_config_hash': b.info.pii_config_hash,
+                'pii_model': b.info.pii_model,
+                'registry_version': b.registry_version
+            }
         } as metadata
-    from released
+    from released as r
+    cross join build as b
 )
 
 select
     record_id,
     kind,
     content_hash,
+    cluster_id,
     split,
     phase,
     stage,
     shard,
-    'shards/' || split || '/' || source_family || '/part-' || lpad(shard::varchar, 5, '0') || '.jsonl' as shard_key,
+    'shards/' || split || '/' || family || '/part-' || lpad(shard::varchar, 5, '0') || '.jsonl' as shard_key,
+    family,
+    family_weight,
+    is_holdout,
     source_name,
     source_family,
     license_tag,
@@ -51,6 +76,8 @@ select
     landed_at,
     is_training_edge_case,
     pii_status,
+    pii_redactions,
+    registry_version,
     n_turns,
     n_chars,
     messages,

@@ -6,6 +6,8 @@ a failing gate skips this model, so nothing is published. Returns one row per pu
 
 import os
 
+GATES = ["coverage", "leakage", "distribution", "pii", "provenance", "hash", "split", "stats"]
+
 
 def model(dbt, session):
     dbt.config(materialized="table")
@@ -13,6 +15,9 @@ def model(dbt, session):
     conversations = dbt.ref("conversations")
     quarantine = dbt.ref("quarantine")
     coverage = dbt.ref("coverage")
+    stages = dbt.ref("curriculum_stages")
+    stats = dbt.ref("release_stats")
+    near_removals = dbt.ref("near_duplicate_removals")
 
     import pyarrow as pa
 
@@ -24,8 +29,10 @@ def model(dbt, session):
     overwrite = str(dbt.config.get("release_overwrite")).lower() in ("true", "1", "yes")
     result = publish_release(
         Storage.from_env(),
-        ReleaseInputs(release=release, conversations=conversations, quarantine=quarantine, coverage=coverage),
-        version=version, seed=seed, overwrite=overwrite, project_dir=os.getcwd(),
+        ReleaseInputs(release=release, conversations=conversations, quarantine=quarantine, coverage=coverage,
+                      stages=stages, stats=stats, near_removals=near_removals, gates=GATES),
+        version=version, seed=seed, overwrite=overwrite,
+        project_dir=os.environ.get("LAKEHOUSE_PROJECT_DIR") or os.getcwd(),
     )
     return pa.table({
         "version": [result.version] * len(result.files),

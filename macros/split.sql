@@ -1,0 +1,18 @@
+{% macro split_bucket(key_expr) -%}
+    ('0x' || left(sha256('{{ var("split_seed") }}:' || {{ key_expr }}), 15))::ubigint % 10000
+{%- endmacro %}
+
+{% macro split_of(key_expr, holdout_expr) -%}
+    {%- set train_cut = (var('split_train') | float * 10000) | int -%}
+    {%- set val_cut = ((var('split_train') | float + var('split_val') | float) * 10000) | int -%}
+    case
+        when {{ holdout_expr }} then 'test'
+        when {{ split_bucket(key_expr) }} < {{ train_cut }} then 'train'
+        when {{ split_bucket(key_expr) }} < {{ val_cut }} then 'val'
+        else 'test'
+    end
+{%- endmacro %}
+
+{% macro split_key_column() -%}
+    {{ 'cluster_id' if var('split_key') == 'cluster' else 'content_hash' }}
+{%- endmacro %}
