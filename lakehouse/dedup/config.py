@@ -18,6 +18,9 @@ class DedupConfig:
     ngram: int = 3
     lsh_weights: tuple[float, float] = (0.1, 0.9)
     chunk_bytes: int = 4_000_000
+    slice_rows: int = 4096
+    lsh_workers: int = 2
+    worker_min_rows: int = 20_000
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
@@ -28,8 +31,12 @@ class DedupConfig:
             raise ValueError(f"ngram must be >= 1, got {self.ngram}")
         if len(self.lsh_weights) != 2 or abs(sum(self.lsh_weights) - 1.0) > 1e-9:
             raise ValueError(f"lsh_weights must be two numbers summing to 1, got {self.lsh_weights}")
-        if self.chunk_bytes < 1:
-            raise ValueError(f"chunk_bytes must be positive, got {self.chunk_bytes}")
+        for name in ("chunk_bytes", "slice_rows"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("lsh_workers", "worker_min_rows"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
 
 def config_from_mapping(data: Mapping[str, Any]) -> DedupConfig:

@@ -1,12 +1,14 @@
 """Near-duplicate clusters: MinHash LSH candidates, verified by estimated Jaccard, union-find.
 
-Pipeline (one call over the whole table):
+Pipeline (one call over the whole table, streaming):
 
-1. signatures of each batch, vectorized (:mod:`lakehouse.dedup.sketch`); only the signature
-   matrix (``num_perm`` uint32 per record) is kept, never shingle sets;
-2. records with identical signatures are grouped (estimated Jaccard 1.0) and one representative
-   per signature goes into a datasketch ``MinHashLSH`` (query, then insert: each colliding pair
-   is seen once);
+1. batches are cut into slices; a background thread computes the MinHash signatures of the next
+   slice (vectorized, :mod:`lakehouse.dedup.sketch`) while this thread indexes the previous one.
+   Only the signature matrix (``num_perm`` uint32 per record) is kept, never shingle sets;
+2. a record whose signature equals an earlier one becomes a candidate of that record and skips
+   the LSH; the others are queried, then inserted, in a datasketch ``MinHashLSH`` (each colliding
+   pair is seen once). With ``lsh_workers > 1`` the bands are split over spawned processes, each
+   running a ``MinHashLSH`` over its bands: the union of their candidates is the same;
 3. candidate pairs are verified with the MinHash estimate (``matches / num_perm``, exactly
    ``MinHash.jaccard``, computed for all pairs at once with numpy) ``>= threshold``;
 4. union-find over verified pairs; the survivor of a cluster is its record with the smallest
@@ -96,35 +98,205 @@ def _column(batch: "pa.RecordBatch | pa.Table", name: str) -> "pa.Array":
     return col.cast(pa.string())
 
 
-def _read(
-    batches: Iterable["pa.RecordBatch"], cfg: DedupConfig, seed: int, progress: bool
-) -> tuple["pa.Array", "pa.Array", "np.ndarray", "np.ndarray"]:
-    """Record ids, rank keys, signatures and non-empty mask of all input rows."""
-    import numpy as np
-    import pyarrow as pa
+def _slices(batches: Iterable["pa.RecordBatch"], rows: int) -> Iterator["pa.RecordBatch | pa.Table"]:
+    for batch in batches:
+        for lo in range(0, batch.num_rows, rows):
+            yield batch.slice(lo, rows)
 
-    from lakehouse.dedup.sketch import signatures
 
-    ids: list[pa.Array] = []
-    keys: list[pa.Array] = []
-    sigs: list[np.ndarray] = []
-    nonempty: list[np.ndarray] = []
-    with _progress(progress, "near dedup: sketch") as advance:
-        for batch in batches:
-            if batch.num_rows == 0:
-                continue
-            ids.append(_column(batch, "record_id"))
-            keys.append(_column(batch, "rank_key"))
-            sig, ne = signatures(
-                _column(batch, "text"), num_perm=cfg.num_perm, ngram=cfg.ngram, seed=seed, chunk_bytes=cfg.chunk_bytes
+def lsh_params(cfg: DedupConfig) -> tuple[int, int]:
+    """(bands, rows per band) datasketch's MinHashLSH picks for the threshold and weights."""
+    from datasketch import MinHashLSH
+
+    try:
+        lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm, weights=cfg.lsh_weights)
+    except ValueError:  # thresholds near 1 make datasketch pick a single band, which it rejects
+        return 2, cfg.num_perm // 2
+    return lsh.b, lsh.r
+
+
+def feed_lsh(lsh: object, ids: "np.ndarray", cols: "np.ndarray", seed: int, left: list[int], right: list[int]) -> None:
+    """Query then insert each row in a datasketch MinHashLSH, collecting (row, earlier row) pairs."""
+    from datasketch import LeanMinHash
+
+    from lakehouse.dedup.sketch import SCHEME
+
+    for g, row in zip(ids.tolist(), cols):
+        m = LeanMinHash(seed=seed, hashvalues=row, scheme=SCHEME)
+        found = lsh.query(m)  # type: ignore[attr-defined]
+        if found:
+            left.extend([g] * len(found))
+            right.extend(found)
+        lsh.insert(g, m, check_duplication=False)  # type: ignore[attr-defined]
+
+
+class _Worker:
+    """One ``lakehouse.dedup.lsh_worker`` subprocess and its two pipes."""
+
+    def __init__(self, num_perm: int, bands: int, rows: int, seed: int) -> None:
+        import os
+        import subprocess
+        import sys
+        from multiprocessing.connection import Connection
+        from pathlib import Path
+
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        env = dict(os.environ)
+        root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+        args = [str(v) for v in (to_child_r, from_child_w, num_perm, bands, rows, seed)]
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "lakehouse.dedup.lsh_worker", *args],
+                pass_fds=(to_child_r, from_child_w), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             )
-            sigs.append(sig)
-            nonempty.append(ne)
-            advance(batch.num_rows)
-    if not ids:
-        empty = pa.array([], pa.string())
-        return empty, empty, np.zeros((0, cfg.num_perm), np.uint32), np.zeros(0, bool)
-    return pa.concat_arrays(ids), pa.concat_arrays(keys), np.concatenate(sigs), np.concatenate(nonempty)
+        finally:
+            os.close(to_child_r)
+            os.close(from_child_w)
+        self.outbox = Connection(to_child_w, readable=False)
+        self.inbox = Connection(from_child_r, writable=False)
+
+    def _failed(self) -> RuntimeError:
+        return RuntimeError(f"near dedup LSH worker {self.proc.pid} failed (exit code {self.proc.poll()})")
+
+    def send(self, msg: object) -> None:
+        try:
+            self.outbox.send(msg)
+        except OSError as err:
+            raise self._failed() from err
+
+    def result(self) -> tuple["np.ndarray", "np.ndarray"]:
+        try:
+            return self.inbox.recv()  # type: ignore[no-any-return]
+        except (OSError, EOFError) as err:
+            raise self._failed() from err
+
+    def close(self) -> None:
+        import subprocess
+
+        self.outbox.close()
+        self.inbox.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class CandidateIndex:
+    """LSH candidate pairs over streamed signature slices; owns the signatures and any workers.
+
+    Rows are buffered until ``worker_min_rows`` distinct signatures are seen: a small input is
+    then indexed in this process, a large one by ``lsh_workers`` subprocesses, each running a
+    datasketch ``MinHashLSH`` over its share of the bands (the union of candidates is the same).
+    """
+
+    def __init__(self, cfg: DedupConfig, seed: int) -> None:
+        self.cfg = cfg
+        self.seed = seed
+        self.bands, self.rows = lsh_params(cfg)
+        self.sigs: list[np.ndarray] = []
+        self.pending: list[tuple[np.ndarray, np.ndarray]] = []  # (global ids, their signature rows)
+        self.pending_rows = 0
+        self.seen: dict[int, int] = {}
+        self.left: list[int] = []
+        self.right: list[int] = []
+        self.n = 0
+        self.lsh: object | None = None
+        self.workers: list[_Worker] = []
+        self.columns: list[tuple[int, int]] = []
+
+    def __enter__(self) -> "CandidateIndex":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for worker in self.workers:
+            worker.close()
+        self.workers = []
+        self.lsh = None
+
+    def _start(self, use_workers: bool) -> None:
+        import numpy as np
+
+        count = max(1, min(self.cfg.lsh_workers, self.bands // 2)) if use_workers else 1  # >= 2 bands each
+        groups = [g for g in np.array_split(np.arange(self.bands), count) if len(g)]
+        self.columns = [(int(g[0]) * self.rows, (int(g[-1]) + 1) * self.rows) for g in groups]
+        if use_workers:
+            self.workers = [_Worker(hi - lo, (hi - lo) // self.rows, self.rows, self.seed) for lo, hi in self.columns]
+        else:
+            from datasketch import MinHashLSH
+
+            self.lsh = MinHashLSH(num_perm=self.bands * self.rows, params=(self.bands, self.rows))
+
+    def _flush(self) -> None:
+        import numpy as np
+
+        if not self.pending:
+            return
+        ids = np.concatenate([p[0] for p in self.pending])
+        rows = np.concatenate([p[1] for p in self.pending])
+        self.pending, self.pending_rows = [], 0
+        if self.lsh is not None:
+            lo, hi = self.columns[0]
+            feed_lsh(self.lsh, ids, rows[:, lo:hi], self.seed, self.left, self.right)
+            return
+        for (lo, hi), worker in zip(self.columns, self.workers):
+            worker.send((ids, np.ascontiguousarray(rows[:, lo:hi])))
+
+    def add(self, sig: "np.ndarray", nonempty: "np.ndarray") -> None:
+        """Index the next slice of rows (empty rows are skipped)."""
+        import numpy as np
+
+        base = self.n
+        self.sigs.append(sig)
+        self.n += len(sig)
+        fresh: list[int] = []
+        seen = self.seen
+        for i in np.flatnonzero(nonempty).tolist():
+            key = hash(sig[i].tobytes())
+            rep = seen.get(key)
+            if rep is None:
+                seen[key] = base + i
+                fresh.append(i)
+            else:  # identical signature: a candidate of the earlier row, verified like any other
+                self.left.append(base + i)
+                self.right.append(rep)
+        if fresh:
+            rows = np.asarray(fresh, dtype=np.int64)
+            self.pending.append((rows + base, sig[rows]))
+            self.pending_rows += len(rows)
+        if self.lsh is None and not self.workers:
+            if self.cfg.lsh_workers == 0:
+                self._start(False)
+            elif len(self.seen) >= self.cfg.worker_min_rows:
+                self._start(True)
+            else:
+                return  # buffer: small inputs are cheaper in this process
+        self._flush()
+
+    def finish(self) -> tuple["np.ndarray", "np.ndarray", "np.ndarray"]:
+        """``(left, right, signatures)``: candidate pairs (later row, earlier row), each once."""
+        import numpy as np
+
+        if self.lsh is None and not self.workers:
+            self._start(False)
+        self._flush()
+        lefts = [np.asarray(self.left, dtype=np.int64)]
+        rights = [np.asarray(self.right, dtype=np.int64)]
+        for worker in self.workers:
+            worker.send(None)
+        for worker in self.workers:
+            left, right = worker.result()
+            lefts.append(left)
+            rights.append(right)
+        left, right = np.concatenate(lefts), np.concatenate(rights)
+        if len(self.workers) > 1 and len(left):
+            uniq = np.unique(left * self.n + right)
+            left, right = uniq // self.n, uniq % self.n
+        sig = np.concatenate(self.sigs) if self.sigs else np.zeros((0, self.cfg.num_perm), np.uint32)
+        self.sigs = []
+        return left, right, sig
 
 
 def estimated_jaccard(sig: "np.ndarray", left: "np.ndarray", right: "np.ndarray") -> "np.ndarray":
@@ -137,44 +309,6 @@ def estimated_jaccard(sig: "np.ndarray", left: "np.ndarray", right: "np.ndarray"
         same = np.count_nonzero(sig[left[lo:hi]] == sig[right[lo:hi]], axis=1)
         out[lo:hi] = same / float(sig.shape[1])
     return out
-
-
-def unique_signatures(sig: "np.ndarray", rows: "np.ndarray") -> tuple["np.ndarray", "np.ndarray"]:
-    """Representative row of each distinct signature among ``rows``, and each row's representative."""
-    import numpy as np
-
-    if len(rows) == 0:
-        return rows, rows
-    packed = np.ascontiguousarray(sig[rows]).view(np.dtype((np.void, sig.dtype.itemsize * sig.shape[1]))).ravel()
-    _, first, inverse = np.unique(packed, return_index=True, return_inverse=True)
-    reps = rows[first]
-    return reps, reps[inverse.ravel()]
-
-
-def lsh_candidates(
-    usig: "np.ndarray", *, threshold: float, weights: tuple[float, float], seed: int, progress: bool
-) -> tuple["np.ndarray", "np.ndarray"]:
-    """Candidate pairs (row indices into ``usig``) of a datasketch MinHashLSH, each pair once."""
-    import numpy as np
-    from datasketch import LeanMinHash, MinHashLSH
-
-    from lakehouse.dedup.sketch import SCHEME
-
-    lsh = MinHashLSH(threshold=threshold, num_perm=usig.shape[1], weights=weights)
-    left: list[int] = []
-    right: list[int] = []
-    with _progress(progress, "near dedup: lsh") as advance:
-        for u in range(len(usig)):
-            m = LeanMinHash(seed=seed, hashvalues=usig[u], scheme=SCHEME)
-            found = lsh.query(m)
-            if found:
-                left.extend([u] * len(found))
-                right.extend(found)
-            lsh.insert(u, m, check_duplication=False)
-            if u % 4096 == 4095:
-                advance(4096)
-        advance(len(usig) % 4096)
-    return np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
 
 
 class UnionFind:
@@ -245,37 +379,45 @@ def near_duplicate_clusters(
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from lakehouse.dedup.sketch import signatures
+
     cfg = _resolve(threshold, num_perm, ngram, config)
-    record_ids, rank_keys, sig, nonempty = _read(batches, cfg, seed, progress)
-    n = len(record_ids)
+    ids: list[pa.Array] = []
+    keys: list[pa.Array] = []
+    with CandidateIndex(cfg, seed) as index, _progress(progress, "near dedup") as advance:
+        for part in _slices(batches, cfg.slice_rows):
+            sig, nonempty = signatures(
+                _column(part, "text"), num_perm=cfg.num_perm, ngram=cfg.ngram, seed=seed, chunk_bytes=cfg.chunk_bytes
+            )
+            index.add(sig, nonempty)
+            ids.append(_column(part, "record_id"))
+            keys.append(_column(part, "rank_key"))
+            advance(part.num_rows)
+        left, right, sig = index.finish()
+        distinct = len(index.seen)
+    n = len(sig)
+    record_ids = pa.concat_arrays(ids) if ids else pa.array([], pa.string())
+    rank_keys = pa.concat_arrays(keys) if keys else pa.array([], pa.string())
     if record_ids.null_count:
         raise ValueError("near dedup input has null record_id")
     if pc.count_distinct(record_ids).as_py() != n:
         raise ValueError("near dedup input has duplicate record_id")
 
-    rows = np.flatnonzero(nonempty)
-    reps, rep_of = unique_signatures(sig, rows)
-    uf = UnionFind(n)
-    uf.union_many(rows.tolist(), rep_of.tolist())
-    left, right = lsh_candidates(
-        sig[reps], threshold=cfg.threshold, weights=cfg.lsh_weights, seed=seed, progress=progress
-    )
-    left, right = reps[left], reps[right]
     verified = estimated_jaccard(sig, left, right) >= cfg.threshold
+    uf = UnionFind(n)
     uf.union_many(left[verified].tolist(), right[verified].tolist())
-
     surv = survivors(uf.roots(), rank_keys, record_ids)
     is_surv = surv == np.arange(n)
     jac = np.ones(n, dtype=np.float64)
     members = np.flatnonzero(~is_surv)
     jac[members] = estimated_jaccard(sig, members, surv[members])
     log.info(
-        "near dedup: records=%d empty=%d distinct_signatures=%d candidates=%d verified=%d removed=%d",
-        n, n - len(rows), len(reps), len(left), int(verified.sum()), len(members),
+        "near dedup: records=%d distinct_signatures=%d candidates=%d verified=%d removed=%d",
+        n, distinct, len(left), int(verified.sum()), len(members),
     )
-    cluster_ids = record_ids.take(pa.array(surv))
+    cluster_ids = record_ids.take(pa.array(surv, pa.int64()))
     table = pa.table(
-        [record_ids, cluster_ids, pa.array(is_surv), cluster_ids, pa.array(jac)],
+        [record_ids, cluster_ids, pa.array(is_surv, pa.bool_()), cluster_ids, pa.array(jac, pa.float64())],
         schema=output_schema(),
     )
     return table.sort_by("record_id")

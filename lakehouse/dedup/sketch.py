@@ -6,8 +6,9 @@ Per text, the result is bit-identical to datasketch's own
 over records is replaced by array operations over a chunk of records.
 
 Tokens are maximal runs of letters/digits of the lowercased text, with apostrophes deleted
-(``don't`` -> ``dont``) and everything else a separator. A token hashes to
-``fmix64(sum_j (byte_j + 1) * P**j mod 2**64)``; a shingle of tokens ``t_0 .. t_{k-1}`` hashes to
+(``don't`` -> ``dont``) and everything else a separator. A token of ``L`` UTF-8 bytes hashes to
+``acc = L * C; acc = fmix64(acc ^ word_k)`` over its little-endian 8-byte words ``word_k``
+(zero padded); a shingle of tokens ``t_0 .. t_{k-1}`` hashes to
 ``fmix64(sum_j K_j * h(t_j) mod 2**64) >> 32``. A text with fewer than ``n`` tokens has one
 shingle (all its tokens); a text without tokens has none and an empty (all-max) signature.
 """
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 SCHEME = "affine32"
 EMPTY_HASH = (1 << 32) - 1
 _M64 = (1 << 64) - 1
-_P = 0x9E3779B97F4A7C15  # odd: polynomial base of token hashes
+_C = 0x9E3779B97F4A7C15  # odd: seeds a token hash with its length
 _K_SALT = 0x632BE59BD9B4E019
 _APOSTROPHES = "['\u2018\u2019\u02bc]"
 _NON_WORD = r"[^\p{L}\p{N}\p{M}]+"
@@ -48,11 +49,11 @@ def shingle_weight(j: int) -> int:
 
 def token_hash(token: str) -> int:
     """64-bit hash of one token (pure-Python reference of the vectorized path)."""
-    acc, pw = 0, 1
-    for byte in token.encode("utf-8"):
-        acc = (acc + (byte + 1) * pw) & _M64
-        pw = (pw * _P) & _M64
-    return fmix64(acc)
+    raw = token.encode("utf-8")
+    acc = (len(raw) * _C) & _M64
+    for k in range(0, len(raw), 8):
+        acc = fmix64(acc ^ int.from_bytes(raw[k : k + 8], "little"))
+    return acc
 
 
 def shingle_hash(shingle: str) -> int:
@@ -72,30 +73,12 @@ def permutations(num_perm: int, seed: int) -> tuple["np.ndarray", "np.ndarray"]:
     return a.copy(), b.copy()
 
 
-@lru_cache(maxsize=4)
-def _powers(length: int) -> "np.ndarray":
-    import numpy as np
-
-    pw = np.full(max(length, 1), _P, dtype=np.uint64)
-    pw[0] = 1
-    return np.cumprod(pw, dtype=np.uint64)
-
-
-def _byte_classes() -> "np.ndarray":
-    import numpy as np
-
-    lut = np.zeros(256, dtype=np.int8)  # 0 separator, 1 word byte, 2 deleted (apostrophe)
-    for lo, hi in ((ord("0"), ord("9")), (ord("a"), ord("z")), (ord("A"), ord("Z")), (0x80, 0xFF)):
-        lut[lo : hi + 1] = 1
-    lut[ord("'")] = 2
-    return lut
-
-
 def prepare(texts: "pa.Array | pa.ChunkedArray") -> tuple["np.ndarray", "np.ndarray"]:
     """Lowercase ``texts`` (nulls -> empty) and return their UTF-8 bytes and int64 offsets.
 
-    Rows with non-ASCII characters get apostrophes deleted and other non-letter/digit runs
-    turned into spaces by regex, so that afterwards every non-ASCII byte is part of a word.
+    ASCII apostrophes are deleted; rows with non-ASCII characters also lose typographic
+    apostrophes and get other non-letter/digit runs turned into spaces by regex, so that
+    afterwards every non-ASCII byte is part of a word.
     """
     import numpy as np
     import pyarrow as pa
@@ -103,7 +86,7 @@ def prepare(texts: "pa.Array | pa.ChunkedArray") -> tuple["np.ndarray", "np.ndar
 
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
-    arr = pc.utf8_lower(pc.fill_null(texts.cast(pa.large_string()), ""))
+    arr = pc.replace_substring(pc.utf8_lower(pc.fill_null(texts.cast(pa.large_string()), "")), "'", "")
     nonascii = pc.invert(pc.string_is_ascii(arr))
     if pc.any(nonascii).as_py():
         rows = pc.replace_substring_regex(pc.filter(arr, nonascii), _APOSTROPHES, "")
@@ -117,29 +100,34 @@ def prepare(texts: "pa.Array | pa.ChunkedArray") -> tuple["np.ndarray", "np.ndar
     return data[offsets[0] : offsets[-1]], offsets - offsets[0]
 
 
-def token_spans(data: "np.ndarray", offsets: "np.ndarray") -> tuple["np.ndarray", "np.ndarray", "np.ndarray", "np.ndarray"]:
-    """Tokens of prepared bytes: ``(data without apostrophes, starts, ends, tokens per text)``."""
+def token_spans(data: "np.ndarray", offsets: "np.ndarray") -> tuple["np.ndarray", "np.ndarray", "np.ndarray"]:
+    """Token ``(starts, ends)`` byte positions of prepared bytes, and the token count of each text."""
     import numpy as np
 
-    cls = _byte_classes()[data]
-    deleted = cls == 2
-    if deleted.any():
-        removed = np.concatenate(([0], np.cumsum(deleted)))
-        offsets = offsets - removed[offsets]
-        data, cls = data[~deleted], cls[~deleted]
-    word = cls == 1
+    word = (
+        (np.subtract(data, 97, dtype=np.uint8) < 26) | (np.subtract(data, 48, dtype=np.uint8) < 10) | (data >= 128)
+    ).view(np.int8)
     size = len(data)
-    boundary = np.zeros(size + 1, dtype=bool)
-    boundary[offsets] = True
-    prev_sep = np.ones(size, dtype=bool)
-    prev_sep[1:] = ~word[:-1]
-    next_sep = np.ones(size, dtype=bool)
-    next_sep[:-1] = ~word[1:]
-    starts = np.flatnonzero(word & (prev_sep | boundary[:-1]))
-    ends = np.flatnonzero(word & (next_sep | boundary[1:])) + 1
-    doc = np.searchsorted(offsets, starts, side="right") - 1
-    counts = np.bincount(doc, minlength=len(offsets) - 1).astype(np.int64)
-    return data, starts, ends, counts
+    if size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(len(offsets) - 1, dtype=np.int64)
+    edge = np.empty(size + 1, dtype=np.int8)  # +1 where a word run starts, -1 after it ends
+    edge[0] = word[0]
+    np.subtract(word[1:], word[:-1], out=edge[1:size])
+    edge[size] = -word[-1]
+    flips = np.flatnonzero(edge != 0)
+    starts, ends = flips[0::2], flips[1::2]
+    inner = offsets[1:-1]
+    cut = inner[(inner > 0) & (inner < size)]
+    cut = cut[(word[cut] == 1) & (word[cut - 1] == 1)]  # a text boundary inside a word run
+    if len(cut):
+        starts = np.sort(np.concatenate((starts, cut)))
+        ends = np.sort(np.concatenate((ends, cut)))
+    counts = np.diff(np.searchsorted(starts, offsets)).astype(np.int64)
+    return starts, ends, counts
+
+
+_LOW_BYTES = tuple((1 << (8 * k)) - 1 for k in range(8)) + ((1 << 64) - 1,)
 
 
 def token_hashes(data: "np.ndarray", starts: "np.ndarray", ends: "np.ndarray") -> "np.ndarray":
@@ -147,14 +135,21 @@ def token_hashes(data: "np.ndarray", starts: "np.ndarray", ends: "np.ndarray") -
     import numpy as np
     from datasketch.minhash import _fmix
 
-    lens = ends - starts
-    if len(lens) == 0:
-        return np.zeros(0, dtype=np.uint64)
-    first = np.cumsum(lens) - lens
-    word_bytes = data[np.repeat(starts - first, lens) + np.arange(int(lens.sum()))]
-    pos = np.arange(len(word_bytes)) - np.repeat(first, lens)
-    vals = (word_bytes.astype(np.uint64) + np.uint64(1)) * _powers(int(lens.max()))[pos]
-    return _fmix(np.add.reduceat(vals, first), 64)
+    lens = (ends - starts).astype(np.uint64)
+    acc = lens * np.uint64(_C)
+    if len(starts) == 0:
+        return acc
+    padded = np.concatenate((data, np.zeros(8, dtype=np.uint8)))
+    words = np.ndarray((len(data) + 1,), dtype="<u8", buffer=padded, strides=(1,))  # unaligned 8-byte loads
+    low = np.array(_LOW_BYTES, dtype=np.uint64)
+    idx = np.arange(len(starts))
+    k = 0
+    while len(idx):
+        word = words[starts[idx] + k] & low[np.minimum(lens[idx] - np.uint64(k), 8).astype(np.intp)]
+        acc[idx] = _fmix(acc[idx] ^ word, 64)
+        k += 8
+        idx = idx[lens[idx] > k]
+    return acc
 
 
 def shingle_hashes(tok: "np.ndarray", counts: "np.ndarray", n: int) -> tuple["np.ndarray", "np.ndarray"]:
@@ -230,8 +225,9 @@ def signatures(
     nonempty: list[np.ndarray] = []
     for lo, hi in _chunk_bounds(offsets, chunk_bytes):
         off = offsets[lo : hi + 1]
-        clean, starts, ends, counts = token_spans(data[off[0] : off[-1]], off - off[0])
-        sh, n_sh = shingle_hashes(token_hashes(clean, starts, ends), counts, ngram)
+        chunk = data[off[0] : off[-1]]
+        starts, ends, counts = token_spans(chunk, off - off[0])
+        sh, n_sh = shingle_hashes(token_hashes(chunk, starts, ends), counts, ngram)
         sigs.append(minhash_matrix(sh, n_sh, num_perm, seed))
         nonempty.append(n_sh > 0)
     if not sigs:

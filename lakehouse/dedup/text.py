@@ -20,8 +20,8 @@ def tokens(text: str) -> list[str]:
     from lakehouse.dedup.sketch import prepare, token_spans
 
     data, offsets = prepare(pa.array([text], pa.large_string()))
-    clean, starts, ends, _ = token_spans(data, offsets)
-    raw = clean.tobytes()
+    starts, ends, _ = token_spans(data, offsets)
+    raw = data.tobytes()
     return [raw[s:e].decode("utf-8") for s, e in zip(starts.tolist(), ends.tolist())]
 
 
