@@ -89,9 +89,10 @@ class RegexRecognizer(LocalRecognizer):
     """Regexes -> one entity; the ``pii`` group (if any) is the span. Optional digit gate."""
 
     def __init__(self, name: str, entity: str, regexes: Sequence[tuple[str, float]], context: list[str] | None = None,
-                 language: str = "en", needs_digit: bool = False):
+                 language: str = "en", needs_digit: bool = False, min_digits: int = 0):
         self._regexes = [(re.compile(rx), score) for rx, score in regexes]
-        self._needs_digit = needs_digit
+        self._needs_digit = needs_digit or min_digits > 0
+        self._min_digits = min_digits
         super().__init__(supported_entities=[entity], supported_language=language, context=context, name=name)
 
     def load(self) -> None:  # noqa: D102
@@ -105,7 +106,7 @@ class RegexRecognizer(LocalRecognizer):
         for rx, score in self._regexes:
             for m in rx.finditer(text):
                 s, e = m.span("pii") if "pii" in rx.groupindex else m.span()
-                if e <= s:
+                if e <= s or (self._min_digits and sum(ch.isdigit() for ch in text[s:e]) < self._min_digits):
                     continue
                 expl = AnalysisExplanation(recognizer=self.name, original_score=score, pattern_name=self.name,
                                            pattern=rx.pattern[:40], validation_result=None)
@@ -169,6 +170,11 @@ def custom_recognizers(config: PrivacyConfig) -> list[LocalRecognizer]:
     if c.get("enabled"):
         out.append(RegexRecognizer("RelationPersonRecognizer", "PERSON",
                                    [(patterns.relation_person_regex(config.relation_words), float(c["score"]))], language=lang))
+    c = config.custom("long_number")
+    if c.get("enabled"):
+        out.append(RegexRecognizer("LongNumberRecognizer", "ID_NUMBER", [(patterns.long_number_regex(), float(c["score"]))],
+                                   context=["account", "card", "member", "policy", "acct", "identification", "reference"],
+                                   language=lang, min_digits=int(c.get("min_digits", 8))))
     c = config.custom("cue_person")
     if c.get("enabled"):
         out.append(RegexRecognizer("CuePersonRecognizer", "PERSON",

@@ -13,10 +13,11 @@ from typing import Any, Mapping
 _REQUIRED = (
     "model", "language", "score_threshold", "ner_labels", "ner_score", "recognizers", "phone_regions",
     "custom_recognizers", "placeholders", "review", "allow_terms", "filler_terms", "allow_patterns", "protected_phrases", "propagation",
-    "street_suffixes", "lowercase_suffixes", "relation_words", "batch_size", "chunk_chars",
+    "street_suffixes", "lowercase_suffixes", "relation_words", "residual_passes", "batch_size", "chunk_chars",
     "cache_max_entries",
 )
-_CUSTOM = ("month_date", "street_address", "nanp_phone", "titled_person", "relation_person", "cue_person", "location_cue")
+_CUSTOM = ("month_date", "street_address", "nanp_phone", "titled_person", "relation_person", "cue_person", "location_cue",
+           "long_number")
 
 
 class PrivacyConfigError(ValueError):
@@ -55,6 +56,7 @@ class PrivacyConfig:
     street_suffixes: tuple[str, ...]
     lowercase_suffixes: tuple[str, ...]
     relation_words: tuple[str, ...]
+    residual_passes: int
     batch_size: int
     chunk_chars: int
     cache_max_entries: int
@@ -159,6 +161,7 @@ def parse_privacy_config(raw: Mapping[str, Any]) -> PrivacyConfig:
         street_suffixes=tuple(str(s) for s in raw["street_suffixes"]),
         lowercase_suffixes=tuple(str(s).lower() for s in raw["lowercase_suffixes"]),
         relation_words=tuple(str(s) for s in raw["relation_words"]),
+        residual_passes=int(raw["residual_passes"]),
         batch_size=int(raw["batch_size"]),
         chunk_chars=int(raw["chunk_chars"]),
         cache_max_entries=int(raw["cache_max_entries"]),

@@ -16,7 +16,7 @@ PRED_LABELS = {
     "PERSON": "PERSON", "PHONE_NUMBER": "PHONE", "EMAIL_ADDRESS": "EMAIL", "STREET_ADDRESS": "ADDRESS",
     "LOCATION": "LOCATION", "US_SSN": "SSN", "DATE_TIME": "DATE", "CREDIT_CARD": "CREDIT_CARD",
     "IBAN_CODE": "IBAN", "IP_ADDRESS": "IP", "URL": "URL", "US_DRIVER_LICENSE": "DRIVER_LICENSE",
-    "ORGANIZATION": "ORGANIZATION", "NRP": "NRP",
+    "ORGANIZATION": "ORGANIZATION", "NRP": "NRP", "ID_NUMBER": "ID",
 }
 # presidio-research entity names (they differ between synth_dataset_v2 and generated_small).
 GOLD_LABELS = {

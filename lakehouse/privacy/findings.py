@@ -44,8 +44,12 @@ def is_allowed(span: str, entity_type: str, allow_terms: frozenset[str], filler_
     return False
 
 
+GENERIC_TYPES = frozenset({"ID_NUMBER"})  # lose to any specific type on a span of the same length
+
+
 def resolve_overlaps(findings: Iterable[Finding]) -> list[Finding]:
-    """Merge overlapping findings into their union; the longest (then highest-scoring) names the type."""
+    """Merge overlapping findings into their union; the longest (then specific, then highest-scoring)
+    finding names the type."""
     ordered = sorted(findings, key=lambda f: (f.start, -f.end))
     groups: list[list[Finding]] = []
     end = -1
@@ -58,7 +62,7 @@ def resolve_overlaps(findings: Iterable[Finding]) -> list[Finding]:
             end = f.end
     out: list[Finding] = []
     for g in groups:
-        win = max(g, key=lambda f: (f.end - f.start, f.score, f.entity_type))
+        win = max(g, key=lambda f: (f.end - f.start, f.entity_type not in GENERIC_TYPES, f.score, f.entity_type))
         out.append(Finding(win.entity_type, min(f.start for f in g), max(f.end for f in g), win.score))
     return out
 

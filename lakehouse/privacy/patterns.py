@@ -105,10 +105,18 @@ def bare_phone_regex() -> str:
     return r"(?<![\w+.-])(?:\+?1)?\d{10}(?![\w-])"
 
 
-def _name(min_len: int = 2) -> str:
+_UP = "A-ZÀ-ÖØ-ÞĀĂĄĆĈĊČĎĐĒĔĖĘĚĜĞĠĢĤĦĨĪĬĮİĴĶĹĻĽĿŁŃŅŇŊŌŎŐŒŔŖŘŚŜŞŠŢŤŦŨŪŬŮŰŲŴŶŸŹŻŽ"
+_LOW = rf"(?:(?![{_UP}])[^\W\d_]|['’-])"  # a letter that is not upper case
+
+
+def _name(min_len: int = 2, all_caps: bool = False) -> str:
+    """One or two capitalised words (any Latin script), optionally with a middle initial."""
     not_name = "|".join(re.escape(w) for w in NOT_NAMES)
-    token = rf"(?!(?:{not_name})s?\b)[A-Z][a-z'’-]{{{min_len - 1},}}"
-    return rf"{token}(?:[ \t]+{token})?"
+    word = rf"[{_UP}]{_LOW}{{{min_len - 1},}}"
+    if all_caps:
+        word = rf"(?:{word}|[{_UP}]{{3,}})"
+    token = rf"(?!(?:{not_name})s?\b){word}"
+    return rf"{token}(?:[ \t]+[{_UP}]\.?(?=[ \t]))?(?:[ \t]+{token})?"
 
 
 def bare_phone_cue_regex() -> str:
@@ -128,15 +136,26 @@ def cue_person_regexes() -> list[str]:
                   "called", "calls", "texted", "texts", "knows", "knew", "yelled", "yells", "cheated"])
     return [
         rf"\b(?i:{before})[ \t]+(?P<pii>{_name(3)})\b",
+        rf"(?i:\bname(?:[ \t]+is|'s|:))[ \t]*(?P<pii>{_name(2, all_caps=True)})\b",
         rf"(?P<pii>{_name(3)})[ \t]+(?:{after})\b",
     ]
 
 
 def location_cue_regex() -> str:
-    """A place after 'moved to', 'live in', 'grew up in': 'I moved to Ronniestad'."""
+    """A place after 'moved to', 'live in', 'grew up in', 'originally from': 'I moved to Ronniestad'."""
     cue = (r"(?i:\b(?:moved|move|moving|relocated|relocating)(?:[ \t]+back)?[ \t]+to"
-           r"|\b(?:live|lives|living|lived|grew[ \t]+up|raised|born|stuck)[ \t]+in)")
-    return rf"{cue}[ \t]+(?P<pii>{_name(3)}(?:[ \t]+[A-Z][a-z]+)?)\b"
+           r"|\b(?:moved|move|moving|came|come|comes|originally|i'm|i[ \t]+am|we're|we[ \t]+are)(?:[ \t]+(?:here|over|away))?[ \t]+from"
+           r"|\b(?:live|lives|living|lived|grew[ \t]+up|raised|born|stuck|based)[ \t]+in"
+           r"|\b(?:flew|fly|flying|drove|drive|driving|trip|travel(?:l?ed|l?ing)?)[ \t]+to)")
+    return rf"{cue}[ \t]+(?P<pii>{_name(3, all_caps=True)}(?:[ \t]+[{_UP}][a-z]+)?)\b"
+
+
+def long_number_regex() -> str:
+    """8+ digits, contiguous or in groups ('0688 872 49 99', '+41 (0)96 471 07 95', '2623322164608847'):
+    in counselling text such numbers are identifiers (phone, account, card, member, case numbers).
+    The digit count is checked by the recognizer (min_digits)."""
+    return (r"(?<![\w.,/+-])(?:\+\d{1,3}[ \t.-]?)?(?:\(\d{1,4}\)[ \t.-]?)?\d{2,}(?:[ \t.-]\d{2,}){0,6}"
+            r"(?![\w/]|[.,-]\d)")
 
 
 def titled_person_regex() -> str:

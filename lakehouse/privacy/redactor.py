@@ -155,13 +155,32 @@ class Redactor:
                              allow_terms=cfg.allow_terms | cfg.filler_terms)
         return [list(fs) for fs in findings]
 
-    def _redact_scope(self, texts: Sequence[str], findings: Sequence[Sequence[Finding]]) -> tuple[list[str], str, dict[str, int]]:
+    def _redact_scopes(self, scopes: Sequence[Sequence[str]]) -> list[tuple[list[str], str, dict[str, int]]]:
+        """Redact each scope (list of texts sharing placeholders), then re-scan changed texts
+        ``residual_passes`` times and redact what the changed context reveals (same scope)."""
         cfg = self.config
-        findings = self._scope_findings(texts, findings)
-        scope = PlaceholderScope(cfg.placeholders)
-        redacted = [apply_placeholders(t, fs, scope) if fs else t for t, fs in zip(texts, findings)]
-        flat = [f for fs in findings for f in fs]
-        return redacted, pii_status(flat, cfg), count_by_type(flat)
+        analysed = iter(self.analyze([t for texts in scopes for t in texts]))
+        states: list[tuple[list[str], PlaceholderScope, list[Finding]]] = []
+        changed: list[tuple[int, int]] = []
+        for si, texts in enumerate(scopes):
+            fs = self._scope_findings(texts, [next(analysed) for _ in texts])
+            ph = PlaceholderScope(cfg.placeholders)
+            red = [apply_placeholders(t, f, ph) if f else t for t, f in zip(texts, fs)]
+            states.append((red, ph, [f for msg in fs for f in msg]))
+            changed += [(si, mi) for mi, f in enumerate(fs) if f]
+        for _ in range(cfg.residual_passes):
+            if not changed:
+                break
+            residual = self.scan([states[si][0][mi] for si, mi in changed])
+            again = []
+            for (si, mi), fs in zip(changed, residual):
+                if fs:
+                    red, ph, applied = states[si]
+                    red[mi] = apply_placeholders(red[mi], fs, ph)
+                    applied.extend(fs)
+                    again.append((si, mi))
+            changed = again
+        return [(red, pii_status(applied, cfg), count_by_type(applied)) for red, _, applied in states]
 
     def redact_conversations(self, conversations: Sequence[Sequence[dict[str, Any]] | None]) -> list[RedactionResult]:
         """Redact each conversation ([{"role", "content"}, ...]); placeholders are consistent across its turns.
@@ -170,37 +189,29 @@ class Redactor:
         clean result with ``messages=None``. For preference records pass prompt + chosen + rejected
         as one conversation (one scope) and split the messages back by length.
         """
-        flat: list[str] = []
-        for conv in conversations:
-            for m in conv or []:
-                if isinstance(m.get("content"), str):
-                    flat.append(m["content"])
-        analysed = iter(self.analyze(flat))
+        idx = [[j for j, m in enumerate(conv or []) if isinstance(m.get("content"), str)] for conv in conversations]
+        done = iter(self._redact_scopes([[conv[j]["content"] for j in ix] for conv, ix in zip(conversations, idx) if conv]))
         results: list[RedactionResult] = []
-        for conv in conversations:
+        for conv, ix in zip(conversations, idx):
             if conv is None:
                 results.append(RedactionResult(None, None, CLEAN, {}))
                 continue
-            idx = [j for j, m in enumerate(conv) if isinstance(m.get("content"), str)]
-            texts = [conv[j]["content"] for j in idx]
-            fs = [next(analysed) for _ in idx]
-            red, status, counts = self._redact_scope(texts, fs)
+            red, status, counts = next(done) if conv else ([], CLEAN, {})
             msgs = [dict(m) for m in conv]
-            for j, t in zip(idx, red):
+            for j, t in zip(ix, red):
                 msgs[j]["content"] = t
             results.append(RedactionResult(msgs, None, status, counts))
         return results
 
     def redact_texts(self, texts: Sequence[str | None]) -> list[RedactionResult]:
         """Redact standalone texts (e.g. pretrain records); each text is its own placeholder scope."""
-        strs = [t for t in texts if isinstance(t, str)]
-        analysed = iter(self.analyze(strs))
+        done = iter(self._redact_scopes([[t] for t in texts if isinstance(t, str)]))
         out: list[RedactionResult] = []
         for t in texts:
             if not isinstance(t, str):
                 out.append(RedactionResult(None, t, CLEAN, {}))
                 continue
-            red, status, counts = self._redact_scope([t], [next(analysed)])
+            red, status, counts = next(done)
             out.append(RedactionResult(None, red[0], status, counts))
         return out
 

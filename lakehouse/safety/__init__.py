@@ -1,0 +1,30 @@
+"""Safety lexicon: crisis / toxicity flags for non-edge-case records, and the quarantine policy.
+
+    from lakehouse.safety import get_safety_checker, load_safety_config, safety_decision
+    cfg = load_safety_config()
+    flags = get_safety_checker(cfg).check(["I want to kill myself"])[0]   # crisis=True, ["suicide"]
+    safety_decision(flags, is_edge_case=False, policy=cfg.policy)         # "safety:crisis"
+    safety_decision(flags, is_edge_case=True, policy=cfg.policy)          # None: edge cases bypass
+
+Lexicon and policy: lakehouse/config/safety.yml. A model plugs in through the SafetyChecker protocol.
+"""
+
+from __future__ import annotations
+
+from .config import Category, SafetyConfig, SafetyConfigError, SafetyPolicy, load_safety_config
+from .lexicon import (
+    CompositeSafetyChecker,
+    LexiconSafetyChecker,
+    SafetyChecker,
+    SafetyFlags,
+    check_conversations,
+    get_safety_checker,
+    merge_flags,
+)
+from .policy import safety_decision
+
+__all__ = [
+    "Category", "CompositeSafetyChecker", "LexiconSafetyChecker", "SafetyChecker", "SafetyConfig",
+    "SafetyConfigError", "SafetyFlags", "SafetyPolicy", "check_conversations", "get_safety_checker",
+    "load_safety_config", "merge_flags", "safety_decision",
+]

@@ -1,0 +1,22 @@
+"""Quarantine decision from safety flags."""
+
+from __future__ import annotations
+
+from .config import SafetyConfig, SafetyPolicy
+from .lexicon import SafetyFlags
+
+
+def safety_decision(flags: SafetyFlags, *, is_edge_case: bool, policy: SafetyPolicy | SafetyConfig) -> str | None:
+    """Quarantine reason ("safety:toxicity" / "safety:crisis") or None.
+
+    Training edge cases (is_training_edge_case) bypass every safety, toxicity and crisis filter;
+    they are never exempt from PII redaction, which is not decided here.
+    """
+    if is_edge_case:
+        return None
+    pol = policy.policy if isinstance(policy, SafetyConfig) else policy
+    if flags.toxicity and "toxicity" in pol.quarantine_kinds:
+        return "safety:toxicity"
+    if flags.crisis and "crisis" in pol.quarantine_kinds:
+        return "safety:crisis"
+    return None
