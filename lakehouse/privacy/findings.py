@@ -44,12 +44,21 @@ def is_allowed(span: str, entity_type: str, allow_terms: frozenset[str], filler_
     return False
 
 
-GENERIC_TYPES = frozenset({"ID_NUMBER"})  # lose to any specific type on a span of the same length
+GENERIC_TYPES = frozenset({"ID_NUMBER"})  # a bare long number: loses to anything more specific
+
+
+def _rank(entity_type: str) -> int:
+    """Pattern-validated types (email, phone, SSN, address...) 2, NER types 1, generic numbers 0."""
+    if entity_type in GENERIC_TYPES:
+        return 0
+    return 1 if entity_type in NER_TYPES else 2
 
 
 def resolve_overlaps(findings: Iterable[Finding]) -> list[Finding]:
-    """Merge overlapping findings into their union; the longest (then specific, then highest-scoring)
-    finding names the type."""
+    """Merge overlapping findings. The winner is the most specific type, then the longest, then
+    the highest score. A pattern-type winner keeps the union of same-rank spans only (an NER span
+    "Email jo@x.org" does not swallow the word "Email"; the residual re-scan catches real leftovers);
+    otherwise the union of all overlapping spans is replaced."""
     ordered = sorted(findings, key=lambda f: (f.start, -f.end))
     groups: list[list[Finding]] = []
     end = -1
@@ -62,8 +71,9 @@ def resolve_overlaps(findings: Iterable[Finding]) -> list[Finding]:
             end = f.end
     out: list[Finding] = []
     for g in groups:
-        win = max(g, key=lambda f: (f.end - f.start, f.entity_type not in GENERIC_TYPES, f.score, f.entity_type))
-        out.append(Finding(win.entity_type, min(f.start for f in g), max(f.end for f in g), win.score))
+        win = max(g, key=lambda f: (_rank(f.entity_type), f.end - f.start, f.score, f.entity_type))
+        members = [f for f in g if _rank(f.entity_type) == 2] if _rank(win.entity_type) == 2 else g
+        out.append(Finding(win.entity_type, min(f.start for f in members), max(f.end for f in members), win.score))
     return out
 
 
