@@ -17,7 +17,7 @@ class DedupConfig:
     num_perm: int = 128
     ngram: int = 3
     lsh_weights: tuple[float, float] = (0.1, 0.9)
-    chunk_bytes: int = 4_000_000
+    chunk_bytes: int = 1_000_000
     slice_rows: int = 4096
     lsh_workers: int = 2
     worker_min_rows: int = 20_000

@@ -25,8 +25,11 @@ def serve(read_fd: int, write_fd: int, num_perm: int, bands: int, rows: int, see
     lsh = MinHashLSH(num_perm=num_perm, params=(bands, rows))
     left: list[int] = []
     right: list[int] = []
-    while (msg := inbox.recv()) is not None:
-        feed_lsh(lsh, msg[0], msg[1], seed, left, right)
+    try:
+        while (msg := inbox.recv()) is not None:
+            feed_lsh(lsh, msg[0], msg[1], seed, left, right)
+    except EOFError:  # the parent gave up (its own error is reported there)
+        sys.exit(1)
     outbox.send((np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)))
     outbox.close()
     inbox.close()

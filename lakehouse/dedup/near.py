@@ -2,13 +2,14 @@
 
 Pipeline (one call over the whole table, streaming):
 
-1. batches are cut into slices; a background thread computes the MinHash signatures of the next
-   slice (vectorized, :mod:`lakehouse.dedup.sketch`) while this thread indexes the previous one.
-   Only the signature matrix (``num_perm`` uint32 per record) is kept, never shingle sets;
+1. batches are cut into slices of ``slice_rows``; each slice is sketched vectorized
+   (:mod:`lakehouse.dedup.sketch`). Only the signature matrix (``num_perm`` uint32 per record)
+   is kept, never shingle sets;
 2. a record whose signature equals an earlier one becomes a candidate of that record and skips
    the LSH; the others are queried, then inserted, in a datasketch ``MinHashLSH`` (each colliding
-   pair is seen once). With ``lsh_workers > 1`` the bands are split over spawned processes, each
-   running a ``MinHashLSH`` over its bands: the union of their candidates is the same;
+   pair is seen once). From ``worker_min_rows`` distinct signatures on, the bands are split over
+   ``lsh_workers`` subprocesses (:mod:`lakehouse.dedup.lsh_worker`), each running a
+   ``MinHashLSH`` over its bands while this process keeps sketching: same candidates;
 3. candidate pairs are verified with the MinHash estimate (``matches / num_perm``, exactly
    ``MinHash.jaccard``, computed for all pairs at once with numpy) ``>= threshold``;
 4. union-find over verified pairs; the survivor of a cluster is its record with the smallest
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 INPUT_COLUMNS = ("record_id", "text", "rank_key")
-_PAIR_CHUNK = 262_144
+_PAIR_CHUNK = 32_768
 
 
 def input_batch(record_ids: Sequence[str], texts: Sequence[str | None], rank_keys: Sequence[str | None]) -> "pa.RecordBatch":

@@ -215,7 +215,7 @@ def _chunk_bounds(offsets: "np.ndarray", chunk_bytes: int) -> list[tuple[int, in
 
 
 def signatures(
-    texts: "pa.Array | pa.ChunkedArray", *, num_perm: int, ngram: int, seed: int, chunk_bytes: int = 4_000_000
+    texts: "pa.Array | pa.ChunkedArray", *, num_perm: int, ngram: int, seed: int, chunk_bytes: int = 1_000_000
 ) -> tuple["np.ndarray", "np.ndarray"]:
     """MinHash signatures of ``texts``: ``(uint32 [len, num_perm], bool nonempty [len])``."""
     import numpy as np
