@@ -103,3 +103,15 @@ def build(root: str, env: dict[str, str], work: Path, upload: bool = False) -> B
     res = run_dbt(work / "dbt", vars={"release_version": VERSION}, env=env)
     assert res.ok, res.output[-5000:]
     return built
+
+
+_BUILT: dict[str, BuiltLakehouse] = {}
+
+
+def shared_local_lakehouse(tmp_path_factory) -> BuiltLakehouse:  # type: ignore[no-untyped-def]
+    """The local fixture lakehouse, built at most once per test session (read-only users share it)."""
+    if "local" not in _BUILT:
+        work = tmp_path_factory.mktemp("query-local")
+        root = str(work / "lakehouse")
+        _BUILT["local"] = build(root, local_env(root), work)
+    return _BUILT["local"]

@@ -113,6 +113,7 @@ class _Lookup:
     def __init__(self, session: QuerySession) -> None:
         self.s = session
         self.types: dict[str, dict[str, str]] = {}
+        self.memo: dict[tuple[Any, ...], Any] = {}   # landings and raw rows shared by several records
 
     def has(self, view: str) -> bool:
         return view in self.s.views
@@ -168,6 +169,13 @@ def _match_hash(look: _Lookup, arg: str) -> tuple[list[dict[str, Any]], str]:
 
 
 def _landing(look: _Lookup, landing_id: Any, file_sha256: Any) -> dict[str, Any]:
+    key = ("landing", landing_id, file_sha256)
+    if key not in look.memo:
+        look.memo[key] = _landing_uncached(look, landing_id, file_sha256)
+    return dict(look.memo[key])
+
+
+def _landing_uncached(look: _Lookup, landing_id: Any, file_sha256: Any) -> dict[str, Any]:
     if not landing_id or not look.has("landings"):
         return {"landing_id": landing_id}
     rows = look.select("landings", "landing_id = ? and file_sha256 = ?", [landing_id, file_sha256])
@@ -180,6 +188,13 @@ def _landing(look: _Lookup, landing_id: Any, file_sha256: Any) -> dict[str, Any]
 
 
 def _raw_row(look: _Lookup, source: Any, file_sha256: Any, row_number: Any) -> dict[str, Any]:
+    key = ("raw", source, file_sha256, row_number)
+    if key not in look.memo:
+        look.memo[key] = _raw_row_uncached(look, source, file_sha256, row_number)
+    return dict(look.memo[key])
+
+
+def _raw_row_uncached(look: _Lookup, source: Any, file_sha256: Any, row_number: Any) -> dict[str, Any]:
     view = f"{RAW_VIEW_PREFIX}{source}"
     if not source or not look.has(view) or row_number is None:
         return {}
