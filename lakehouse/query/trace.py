@@ -107,6 +107,13 @@ def _safe_extra(columns: list[str], types: dict[str, str]) -> list[str]:
     return out
 
 
+def _in(column: str, values: list[Any]) -> tuple[str, list[Any]]:
+    """``column in (?, ...)`` (pushed down into delta_scan), or false for no values."""
+    if not values:
+        return "false", []
+    return f"{ident(column)} in ({', '.join('?' for _ in values)})", list(values)
+
+
 class _Lookup:
     """Parameterized reads of the views of one session (only non-text columns unless asked)."""
 
@@ -114,6 +121,10 @@ class _Lookup:
         self.s = session
         self.types: dict[str, dict[str, str]] = {}
         self.memo: dict[tuple[Any, ...], Any] = {}   # landings and raw rows shared by several records
+        self.conv: dict[str, dict[str, Any]] = {}     # conversations rows by record_id (prefetched)
+        self.dups: dict[str, list[dict[str, Any]]] = {}
+        self.quarantine: dict[str, dict[str, Any]] = {}
+        self.releases: dict[str, list[dict[str, Any]]] = {}
 
     def has(self, view: str) -> bool:
         return view in self.s.views
@@ -163,9 +174,61 @@ def _match_hash(look: _Lookup, arg: str) -> tuple[list[dict[str, Any]], str]:
     # exact copies that carry no hash of their own still name their survivor
     ids = [r["record_id"] for r in rows]
     if ids:
-        extra = look.conversations("list_contains(?, duplicate_of) and not list_contains(?, record_id)", [ids, ids])
-        rows = look.conversations("list_contains(?, record_id)", [ids + [r["record_id"] for r in extra]])
+        if "duplicate_of" in types:
+            where, params = _in("duplicate_of", ids)
+            known = set(ids)
+            rows += [r for r in look.conversations(where, params) if r["record_id"] not in known]
+            rows.sort(key=lambda r: not r.get("is_released", False))
     return rows, value
+
+
+def _prefetch(look: _Lookup, rows: list[dict[str, Any]]) -> None:
+    """Batch reads for every record of a trace: related conversations, quarantine, landings, raw rows."""
+    ids = [r["record_id"] for r in rows]
+    look.conv.update({r["record_id"]: r for r in rows})
+    if "duplicate_of" in look.column_types("conversations") and ids:
+        survivors = sorted({r["duplicate_of"] for r in rows if r.get("duplicate_of")} - set(ids))
+        w1, p1 = _in("record_id", survivors)
+        w2, p2 = _in("duplicate_of", ids)
+        for r in look.conversations(f"{w1} or {w2}", p1 + p2):
+            look.conv.setdefault(r["record_id"], r)
+        for rid in ids:
+            look.dups[rid] = [r for r in look.conv.values() if r.get("duplicate_of") == rid]
+    all_rows = list(look.conv.values())
+    look.releases.update(_releases(look, sorted(look.conv)))
+    where, params = _in("record_id", sorted(look.conv))
+    look.quarantine.update({r["record_id"]: r for r in look.select("quarantine", where, params)})
+    pairs = {(r.get("landing_id"), r.get("file_sha256")) for r in all_rows if r.get("landing_id")}
+    if pairs and look.has("landings"):
+        where, params = _in("landing_id", sorted({p[0] for p in pairs}))
+        found = {(r["landing_id"], r["file_sha256"]): r for r in look.select("landings", where, params)}
+        for pair in pairs:
+            look.memo[("landing_row",) + pair] = found.get(pair, {})
+    by_source: dict[Any, set[tuple[Any, Any]]] = {}
+    for r in all_rows:
+        if r.get("source_name") and r.get("row_number") is not None:
+            by_source.setdefault(r["source_name"], set()).add((r.get("file_sha256"), r["row_number"]))
+    for source, keys in by_source.items():
+        view = f"{RAW_VIEW_PREFIX}{source}"
+        if not look.has(view):
+            continue
+        w1, p1 = _in("file_sha256", sorted({k[0] for k in keys}))
+        w2, p2 = _in("row_number", sorted({k[1] for k in keys}))
+        got = {(r["file_sha256"], r["row_number"]): r for r in _raw_rows(look, view, f"{w1} and {w2}", p1 + p2)}
+        for k in keys:
+            look.memo[("raw", source) + k] = {c: v for c, v in got.get(k, {}).items()
+                                              if c not in ("file_sha256", "row_number")}
+
+
+def _raw_rows(look: _Lookup, view: str, where: str, params: list[Any]) -> list[dict[str, Any]]:
+    cols = look.column_types(view)
+    want = [c for c in ("file_sha256", "row_number", "line_number", "input_format", "shape", "shape_options",
+                        "is_edge_case") if c in cols]
+    if "file_sha256" not in want or "row_number" not in want:
+        return []
+    failed = ", parse_error is not null as parse_failed" if "parse_error" in cols else ""
+    return look.s.internal(f"select {', '.join(ident(c) for c in want)}{failed} from {ident(view)} where {where}",
+                           params)
 
 
 def _landing(look: _Lookup, landing_id: Any, file_sha256: Any) -> dict[str, Any]:
@@ -178,8 +241,10 @@ def _landing(look: _Lookup, landing_id: Any, file_sha256: Any) -> dict[str, Any]
 def _landing_uncached(look: _Lookup, landing_id: Any, file_sha256: Any) -> dict[str, Any]:
     if not landing_id or not look.has("landings"):
         return {"landing_id": landing_id}
-    rows = look.select("landings", "landing_id = ? and file_sha256 = ?", [landing_id, file_sha256])
-    row = rows[0] if rows else {}
+    row = look.memo.get(("landing_row", landing_id, file_sha256))
+    if row is None:
+        rows = look.select("landings", "landing_id = ? and file_sha256 = ?", [landing_id, file_sha256])
+        row = rows[0] if rows else {}
     out = {"landing_id": landing_id, "landed_at": row.get("landed_at")}
     for k in ("input_format", "shape", "shape_reason", "rows_read", "parse_errors", "file_bytes", "package_version"):
         if k in row:
@@ -198,16 +263,8 @@ def _raw_row_uncached(look: _Lookup, source: Any, file_sha256: Any, row_number: 
     view = f"{RAW_VIEW_PREFIX}{source}"
     if not source or not look.has(view) or row_number is None:
         return {}
-    cols = look.column_types(view)
-    want = [c for c in ("line_number", "input_format", "shape", "shape_options", "is_edge_case") if c in cols]
-    if not want:
-        return {}
-    rows = look.s.internal(f"select {', '.join(ident(c) for c in want)}, parse_error is not null as parse_failed "
-                           f"from {ident(view)} where file_sha256 = ? and row_number = ? limit 1"
-                           if "parse_error" in cols else
-                           f"select {', '.join(ident(c) for c in want)} from {ident(view)} "
-                           f"where file_sha256 = ? and row_number = ? limit 1", [file_sha256, row_number])
-    return rows[0] if rows else {}
+    rows = _raw_rows(look, view, "file_sha256 = ? and row_number = ?", [file_sha256, row_number])
+    return {c: v for c, v in rows[0].items() if c not in ("file_sha256", "row_number")} if rows else {}
 
 
 def _provenance(look: _Lookup, row: dict[str, Any]) -> dict[str, Any]:
@@ -232,8 +289,9 @@ def _releases(look: _Lookup, record_ids: list[str]) -> dict[str, list[dict[str, 
     out: dict[str, list[dict[str, Any]]] = {r: [] for r in record_ids}
     if not record_ids or not look.has("release_records"):
         return out
+    where, params = _in("record_id", record_ids)
     for r in look.s.internal("select version, record_id, split, shard_key from release_records "
-                             "where list_contains(?, record_id) order by version, record_id", [record_ids]):
+                             f"where {where} order by version, record_id", params):
         out.setdefault(r["record_id"], []).append({"version": r["version"], "split": r.get("split"),
                                                    "shard_key": r.get("shard_key")})
     return out
@@ -247,6 +305,8 @@ def _brief(look: _Lookup, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _quarantine(look: _Lookup, record_id: str) -> dict[str, Any] | None:
+    if record_id in look.conv or record_id in look.quarantine:    # prefetched
+        return look.quarantine.get(record_id)
     rows = look.select("quarantine", "record_id = ?", [record_id])
     return rows[0] if rows else None
 
@@ -293,9 +353,12 @@ def _dedup(look: _Lookup, row: dict[str, Any]) -> dict[str, Any] | None:
     out: dict[str, Any] = {"decision": "duplicate" if survivor_id else "survivor",
                            "duplicate_of": survivor_id, "duplicate_kind": row.get("duplicate_kind")}
     if survivor_id:
-        surv = look.conversations("record_id = ?", [survivor_id])
+        surv = [look.conv[survivor_id]] if survivor_id in look.conv else look.conversations("record_id = ?", [survivor_id])
         out["survivor"] = _brief(look, surv[0]) if surv else {"record_id": survivor_id}
-    dups = look.conversations("duplicate_of = ?", [rid]) if "duplicate_of" in row else []
+    if rid in look.dups:
+        dups = look.dups[rid]
+    else:
+        dups = look.conversations("duplicate_of = ?", [rid]) if "duplicate_of" in row else []
     out["duplicates"] = [_brief(look, d) for d in dups]
     return out
 
@@ -316,7 +379,11 @@ def _record(look: _Lookup, row: dict[str, Any], *, in_conversations: bool, show_
     prov = _provenance(look, row)
     q = _quarantine(look, rid)
     dedup = _dedup(look, row) if in_conversations else None
-    rel = _releases(look, [rid] + ([dedup["duplicate_of"]] if dedup and dedup.get("duplicate_of") else []))
+    wanted = [rid] + ([dedup["duplicate_of"]] if dedup and dedup.get("duplicate_of") else [])
+    rel = {k: look.releases[k] for k in wanted if k in look.releases}
+    missing = [k for k in wanted if k not in look.releases]
+    if missing:
+        rel.update(_releases(look, missing))
     own = rel.get(rid, [])
     via = []
     if dedup and dedup.get("duplicate_of"):
@@ -367,6 +434,7 @@ def trace_record(storage: Storage, arg: str, *, show_text: bool = False) -> dict
         if not rows and not quarantined:
             hint = "" if look.has("conversations") else f" ({BUILD_HINT})"
             raise TraceNotFound(f"no record with {match} {arg} under {storage.root}{hint}")
+        _prefetch(look, rows)
         records = [_record(look, r, in_conversations=True, show_text=show_text) for r in rows]
         records += [_record(look, r, in_conversations=False, show_text=show_text) for r in quarantined]
     survivors = [r["record_id"] for r in records if r.get("is_released")]
