@@ -71,7 +71,7 @@ def run_repl(session: "QuerySession", console: "Console", *, read: Callable[[str
     from lakehouse.query.sql import QueryError
 
     console.print(f"lakehouse sql on {session.storage.root} — views: {', '.join(session.views) or 'none'}",
-                  highlight=False)
+                  highlight=False, markup=False, soft_wrap=True)
     console.print("type .help for help, .quit to leave", style="dim", highlight=False)
     buf: list[str] = []
     while True:
@@ -110,7 +110,7 @@ def _dot_command(cmd_line: str, session: "QuerySession", console: "Console", *, 
         return False
     if cmd == ".tables":
         for name, desc in session.describe().items():
-            console.print(f"  {name:<22} {desc}", highlight=False, markup=False)
+            console.print(f"  {name:<22} {desc}", highlight=False, markup=False, soft_wrap=True)
         if not session.views:
             console.print("  (none: `lakehouse land` then `dbt build --select release`)", highlight=False, markup=False)
     elif cmd == ".schema" and arg.strip():

@@ -223,9 +223,11 @@ class QuerySession:
         except duckdb.CatalogException as e:
             m = _MISSING_TABLE_RE.search(str(e))
             hint = missing_hint(m.group(1).strip('"')) if m else None
+            available = ", ".join(self.views) or f"none under {self.storage.root}"
             if hint:
-                available = ", ".join(self.views) or "none"
                 raise MissingView(f"{hint} (available views: {available})") from None
+            if m:
+                raise QueryError(f"{str(e).strip()}\n(available views: {available})") from None
             raise QueryError(str(e).strip()) from None
         except duckdb.Error as e:
             raise QueryError(str(e).strip()) from None
