@@ -16,3 +16,11 @@
 {% macro split_key_column() -%}
     {{ 'cluster_id' if var('split_key') == 'cluster' else 'content_hash' }}
 {%- endmacro %}
+
+{% macro holdout_source_list() -%}
+    {#- Sources held out for this release: the holdout_sources seed plus the holdout_sources var. -#}
+    select source_name from {{ ref('holdout_sources') }}
+    {%- for s in var('holdout_sources', []) %}
+    union all select '{{ s }}'
+    {%- endfor %}
+{%- endmacro %}

@@ -87,12 +87,13 @@ def _rows(rel: "duckdb.DuckDBPyRelation", sql: str) -> list[dict[str, Any]]:
 
 
 def _write_shards(rel: "duckdb.DuckDBPyRelation", staging: str) -> tuple[list[FileEntry], dict[str, Any]]:
-    ordered = rel.query("r", "select shard_key, json_line, split, source_family, kind from r "
-                             "order by split, source_family, shard, content_hash")
+    ordered = rel.query("r", "select shard_key, json_line, split, family as source_family, kind from r "
+                             "order by shard_key, content_hash")
     reader = ordered.fetch_record_batch(10_000)
     compiled = HashingWriter(os.path.join(staging, COMPILED_KEY), COMPILED_KEY)
     entries: list[FileEntry] = []
     current: HashingWriter | None = None
+    seen: set[str] = set()
     counts: dict[str, Any] = {"records": 0, "by_split": {}, "by_family": {}, "by_kind": {}, "by_family_split": {}}
     for batch in reader:
         cols = batch.to_pydict()
@@ -101,6 +102,9 @@ def _write_shards(rel: "duckdb.DuckDBPyRelation", staging: str) -> tuple[list[Fi
             if current is None or current.key != key:
                 if current is not None:
                     entries.append(current.close())
+                if key in seen:  # would truncate a finished shard: the stream must be ordered by key
+                    raise RuntimeError(f"shard {key} reopened: release rows are not ordered by shard_key")
+                seen.add(key)
                 current = HashingWriter(os.path.join(staging, key), key)
             data = line.encode("utf-8")
             current.write_line(data)
@@ -172,11 +176,17 @@ def registry_curriculum(rel: "duckdb.DuckDBPyRelation", stages: "duckdb.DuckDBPy
             out_fams = []
             for f in fams:
                 split_files: dict[str, list[str]] = {"train": [], "val": [], "test": []}
+                kto_files: dict[str, list[str]] = {}
                 for row in files:
                     if (row["phase"], row["stage"], row["family"]) == (phase, st["stage"], f["family"]):
-                        split_files.setdefault(row["split"], []).append(row["shard_key"])
-                out_fams.append({"family": f["family"], "weight": round(float(f["weight"] or 1.0) / total, 6),
-                                 "records": f["records"], "files": split_files})
+                        # KTO rows (messages + label) are listed apart: the DPO phase reads pairs only
+                        target = kto_files if "/kto-part-" in row["shard_key"] else split_files
+                        target.setdefault(row["split"], []).append(row["shard_key"])
+                fam = {"family": f["family"], "weight": round(float(f["weight"] or 1.0) / total, 6),
+                       "records": f["records"], "files": split_files}
+                if kto_files:
+                    fam["kto_files"] = kto_files
+                out_fams.append(fam)
             out_stages.append({"stage": st["stage"], "name": st["name"], "weight": float(st["weight"]),
                                "families": out_fams})
         if out_stages:

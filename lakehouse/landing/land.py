@@ -28,6 +28,8 @@ from lakehouse.storage import CATALOG_PREFIX, RAW_PREFIX, Storage, split_s3_uri
 
 log = logging.getLogger(__name__)
 
+# files taken when a folder or prefix is landed (named files are always taken)
+DATA_SUFFIXES = (".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".parquet", ".txt", ".gz")
 SOURCE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]{0,62}$")
 DETECT_SAMPLE = 50
 BATCH_ROWS = 2000
@@ -96,6 +98,8 @@ def expand_inputs(inputs: Iterable[str], storage: Storage) -> list[InputFile]:
                         k = obj["Key"]
                         if k.endswith("/"):
                             continue
+                        if pattern is None and not k.lower().endswith(DATA_SUFFIXES):
+                            continue
                         if pattern is None or fnmatch.fnmatch(k, pattern):
                             found.append(k)
             if not found:
@@ -110,9 +114,10 @@ def expand_inputs(inputs: Iterable[str], storage: Storage) -> list[InputFile]:
                 raise LandingError(f"{item}: no file matches")
             out.extend(InputFile(str(f.resolve()), f.name) for f in files)
         elif p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
+            files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".")
+                           and f.name.lower().endswith(DATA_SUFFIXES))
             if not files:
-                raise LandingError(f"{item}: folder holds no files")
+                raise LandingError(f"{item}: folder holds no data files ({', '.join(DATA_SUFFIXES)})")
             out.extend(InputFile(str(f.resolve()), f.name) for f in files)
         elif p.is_file():
             out.append(InputFile(str(p.resolve()), p.name))

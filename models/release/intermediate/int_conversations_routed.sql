@@ -32,6 +32,8 @@ select
     case when f.post_rank > 1 then f.post_survivor end as post_redaction_duplicate_of,
     case when f.phase = 'B' then r.sft_stage end as stage,
     coalesce(r.weight, 1.0) as family_weight,
-    coalesce(r.holdout, false) or f.source_name in (select source_name from {{ ref('holdout_sources') }}) as is_holdout
+    coalesce(r.holdout, false) or coalesce(rs.holdout, false)
+        or f.source_name in ({{ holdout_source_list() }}) as is_holdout
 from families as f
 left join {{ ref('dataset_registry') }} as r on r.family = f.family
+left join {{ ref('dataset_registry') }} as rs on rs.family = f.source_family

@@ -26,7 +26,9 @@ joined as (
         r.max_chars,
         c.is_edge_case or coalesce(r.is_edge_case, false) as is_training_edge_case,
         lower(trim(c.license_tag)) in (select license_key from licenses) as license_allowed,
-        case c.kind when 'pretrain' then 'A' when 'sft' then 'B' when 'preference' then 'C' end as phase,
+        -- KTO rows (sft + boolean label) are preference data: phase C
+        case c.kind when 'pretrain' then 'A' when 'sft' then (case when c.label is null then 'B' else 'C' end)
+            when 'preference' then 'C' end as phase,
         case c.kind
             when 'sft' then len(list_filter(c.messages, m -> m.role <> 'system'))
             when 'preference' then len(list_filter(c.prompt, m -> m.role <> 'system')) + 1
