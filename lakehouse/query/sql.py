@@ -178,7 +178,11 @@ class QuerySession:
 
         self.storage = storage
         self.con = duck.connect(storage.settings)
-        self.views = create_views(self.con, storage)
+        try:
+            self.views = create_views(self.con, storage)
+        except Exception as e:   # S3 unreachable, bad credentials, unreadable table: one line, no traceback
+            self.con.close()
+            raise QueryError(f"cannot read the lakehouse at {storage.root}: {type(e).__name__}: {e}") from e
         if lock:
             self.con.execute("set lock_configuration = true")
 

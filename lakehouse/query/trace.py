@@ -395,7 +395,7 @@ def _record(look: _Lookup, row: dict[str, Any], *, in_conversations: bool, show_
     elif dedup and dedup.get("duplicate_of"):
         status = "duplicate"
     elif row.get("is_released"):
-        status = "released (no release published yet)" if not look.has("release_records") else "survivor, not in a release"
+        status = "survivor (no release index yet)" if not look.has("release_records") else "survivor, not in a release"
     else:
         status = "not released"
     types = look.column_types("conversations" if in_conversations else "quarantine")
