@@ -126,3 +126,14 @@ def test_split_chunks_covers_text() -> None:
     chunks = split_chunks(text, 300)
     assert "".join(c for _, c in chunks) == text
     assert all(text[o:o + len(c)] == c and len(c) <= 300 for o, c in chunks)
+
+
+@pytest.mark.parametrize("text,span,ok", [
+    ("see www.EMDRheals.com now", (4, 21), True), ("feel dissipating.People say", (5, 19), False),
+    ("at friendships...it may", (3, 19), False), ("go to example.org.", (6, 17), True),
+    ("read https://x.org/a/b", (5, 22), True),
+])
+def test_plausible_url(text: str, span: tuple[int, int], ok: bool) -> None:
+    from lakehouse.privacy.findings import plausible_url
+
+    assert plausible_url(text, *span) is ok

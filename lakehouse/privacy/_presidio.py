@@ -152,6 +152,9 @@ def custom_recognizers(config: PrivacyConfig) -> list[LocalRecognizer]:
             "StreetAddressRecognizer", "STREET_ADDRESS",
             [(patterns.street_address_regex(config.street_suffixes), float(c["score"])),
              (patterns.po_box_regex(), float(c["score"])),
+             (patterns.european_street_regex(), float(c["score"])),
+             (patterns.uk_postcode_regex(), float(c.get("lowercase_score", c["score"]))),
+             (patterns.unit_regex(), float(c.get("lowercase_score", c["score"]))),
              (patterns.lowercase_address_regex(config.lowercase_suffixes), float(c.get("lowercase_score", c["score"])))],
             context=["address", "live", "lives", "living", "street", "moved", "home", "house", "apartment", "apt"],
             language=lang, needs_digit=True))

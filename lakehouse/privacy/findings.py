@@ -54,6 +54,20 @@ def _rank(entity_type: str) -> int:
     return 1 if entity_type in NER_TYPES else 2
 
 
+_URL_SCHEME = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|www\.)", re.IGNORECASE)
+
+
+def plausible_url(text: str, start: int, end: int) -> bool:
+    """A bare-domain URL finding is kept only if its TLD is lowercase and it does not end inside a
+    word: "dissipating.People" (a missing space after a full stop) is not a URL."""
+    span = text[start:end]
+    if _URL_SCHEME.match(span):
+        return True
+    host = span.split("/", 1)[0]
+    tld = host.rsplit(".", 1)[-1]
+    return ".." not in host and tld.islower() and not (end < len(text) and text[end].isalpha())
+
+
 def resolve_overlaps(findings: Iterable[Finding]) -> list[Finding]:
     """Merge overlapping findings. The winner is the most specific type, then the longest, then
     the highest score. A pattern-type winner keeps the union of same-rank spans only (an NER span

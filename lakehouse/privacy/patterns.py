@@ -27,7 +27,9 @@ NOT_NAMES = (
     "Now", "Just", "Well", "Still", "Even", "Only", "Again", "Me", "Him", "Them", "Us", "Hi", "Hello", "Hey",
     "Dear", "English", "Spanish", "God", "Jesus", "Lord", "Mom", "Dad", "Mum", "Mother", "Father",
     "Sister", "Brother", "Grandma", "Grandpa", "Google", "Facebook", "Instagram", "Reddit", "Twitter",
-    "TikTok", "Snapchat", "Discord", "Netflix", "YouTube", "Zoom",
+    "TikTok", "Snapchat", "Discord", "Netflix", "YouTube", "Zoom", "Depression", "Anxiety", "Therapy",
+    "Trauma", "Grief", "Fear", "Shame", "Guilt", "Anger", "Love", "Life", "Panic", "Addiction", "Stress",
+    "Research", "Science", "Society", "Everyone's", "Somebody's",
 )
 HONORIFICS = ("Dr", "Mr", "Mrs", "Ms", "Mx", "Prof", "Miss", "Doctor")
 
@@ -77,7 +79,30 @@ def street_address_regex(suffixes: Iterable[str]) -> str:
 
 
 def po_box_regex() -> str:
-    return r"\b[Pp]\.?[ \t]?[Oo]\.?[ \t]+[Bb]ox[ \t]+\d{1,6}\b"
+    """'PO Box 12', 'PSC 6695, Box 2353 APO AP 20849' (US military mail)."""
+    return (r"\b(?:[Pp]\.?[ \t]?[Oo]\.?|PSC|CMR|Unit|unit)[ \t]+(?:\d{1,6},?[ \t]+[Bb]ox|[Bb]ox)[ \t]+\d{1,6}\b"
+            r"(?:\s+(?:APO|FPO|DPO|apo|fpo|dpo)[ \t]+(?:AA|AE|AP|aa|ae|ap)[ \t]+\d{5})?")
+
+
+def unit_regex() -> str:
+    """A dwelling unit on its own: 'Apt. 297', 'Suite 464', 'apartment 4B'."""
+    return r"\b(?:[Aa]pt\.?|[Aa]partment|[Ss]uite|[Ss]te\.|[Uu]nit)[ \t]*#?[ \t]*\d{1,5}[A-Za-z]?\b"
+
+
+def uk_postcode_regex() -> str:
+    """UK postcodes: 'SW1A 1AA', 'M1 1AE'."""
+    return r"\b(?:[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]?)[ \t]?\d[ABD-HJLNP-UW-Z]{2}\b"
+
+
+def european_street_regex() -> str:
+    """Street name then house number, as written across Europe/Latin America:
+    'Kiannonkatu 98', 'Ringvej 144', 'Asselsestraat 7', 'Rua Cidade de Maracajá 468', 'ul. Słowicza 10'."""
+    suffix = (r"(?:katu|vej|veien|vegen|gate|gata|gatan|vägen|väg|straat|strasse|straße|gasse|weg|laan|"
+              r"plein|gracht|utca|tér|út|allee|platz|kade|vei)")
+    lead = r"(?:Rua|Rue|Avda\.|Avenida|Av\.|Calle|Carrer|Via|Viale|Strada|Piazza|ul\.|Ulica|Praça|Largo|Travessa)"
+    word = rf"[{_UP}](?:[^\W\d_]|['’.-])*"
+    return (rf"(?:\b(?:\d{{1,6}}[ \t]+)?{lead}[ \t]+(?:(?:{word}|de|da|do|dos|das|del|di|la|le|des)[ \t]+){{0,5}}"
+            rf"|\b(?:\d{{1,6}}[ \t]+)?{word}{suffix}[ \t]+)\d{{1,5}}[A-Za-z]?\b")
 
 
 def lowercase_address_regex(lower_suffixes: Iterable[str]) -> str:

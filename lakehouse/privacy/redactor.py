@@ -23,6 +23,7 @@ from .findings import (
     count_by_type,
     is_allowed,
     overlaps_placeholder,
+    plausible_url,
     propagate,
     resolve_overlaps,
 )
@@ -97,6 +98,8 @@ class Redactor:
             if r.entity_type not in self.config.placeholders or r.score < self.config.score_threshold:
                 continue
             if any(r.start < e and s < r.end for s, e in protected):
+                continue
+            if r.entity_type == "URL" and not plausible_url(text, r.start, r.end):
                 continue
             if is_allowed(text[r.start:r.end], r.entity_type, self.config.allow_terms, self.config.filler_terms,
                           self._allow_res):
