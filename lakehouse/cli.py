@@ -94,8 +94,18 @@ def land(
         elif f.status == "skipped":
             typer.echo(f"skipped  {f.source_key} (already landed, sha256 {f.file_sha256[:12] if f.file_sha256 else ''})")
         else:
-            extra = f", {f.parse_errors} unparseable rows (quarantined)" if f.parse_errors else ""
-            typer.echo(f"landed   {f.source_key}: {f.rows} rows as {f.shape} ({f.input_format}; {f.shape_reason}){extra}")
+            typer.echo(f"landed   {f.source_key}: {f.rows} rows, shape {f.shape} ({f.input_format}; {f.shape_reason})")
+            cov = f.coverage
+            if cov is not None:
+                parts = [f"{v} {k}" for k, v in sorted(cov.converted.items())]
+                if cov.grouped_rows:
+                    parts.append(f"{cov.grouped_rows} utterance rows (grouped into conversations at build)")
+                line = "         converts to " + (", ".join(parts) or "nothing")
+                if cov.quarantined:
+                    line += "; quarantined " + ", ".join(f"{v} {k}" for k, v in sorted(cov.quarantined.items()))
+                if cov.repairs:
+                    line += "; repaired " + ", ".join(f"{v} {k}" for k, v in sorted(cov.repairs.items()))
+                typer.echo(line)
     landed = [f for f in report.files if f.status == "landed"]
     typer.echo(f"{source}: {len(landed)} file(s) landed, {report.rows} rows, "
                f"{sum(f.status == 'skipped' for f in report.files)} skipped, {len(report.failed)} failed "
@@ -156,6 +166,18 @@ def _print_release(storage: "object", version: str) -> None:
     typer.echo("  by split:  " + ", ".join(f"{k}={v}" for k, v in sorted(c["by_split"].items())))
     typer.echo("  by family: " + ", ".join(f"{k}={v}" for k, v in sorted(c["by_family"].items())))
     typer.echo("  by kind:   " + ", ".join(f"{k}={v}" for k, v in sorted(c["by_kind"].items())))
+    audit_key = f"{release_prefix(version)}/reports/audit.json"
+    if storage.exists(audit_key):  # type: ignore[attr-defined]
+        audit = json.loads(storage.read_bytes(audit_key))  # type: ignore[attr-defined]
+        removed = {s["step"]: s.get("removed", 0) for s in audit.get("steps", [])}
+        typer.echo(f"  removed:   exact dups={removed.get('exact dedup', 0)}, near dups={removed.get('near dedup', 0)}, "
+                   f"after redaction={removed.get('pii redaction + post-redaction dedup', 0)}")
+        q = audit.get("quarantine_by_reason") or {}
+        typer.echo("  quarantined: " + (", ".join(f"{k}={v}" for k, v in sorted(q.items())) or "none")
+                   + "  (see the quarantine view / quarantine/records)")
+        red = audit.get("redactions_by_entity_type") or {}
+        if red:
+            typer.echo("  redactions: " + ", ".join(f"{k}={v}" for k, v in sorted(red.items())))
 
 
 @release_app.command("verify")

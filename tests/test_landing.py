@@ -31,6 +31,7 @@ def test_land_chatml_keeps_provenance(local_root, tmp_path):
     rep = land([str(f)], source="demo", family="mental_health_datasets", license_tag="CC0-1.0")
     assert [x.status for x in rep.files] == ["landed"] and rep.rows == 5
     assert rep.files[0].shape == "chatml"
+    assert rep.files[0].coverage.converted == {"sft": 5} and rep.files[0].coverage.quarantined == {}
     rows = raw_rows(Storage.from_env(), "demo")
     assert len(rows) == 5
     r = rows[0]
@@ -66,6 +67,7 @@ def test_malformed_line_is_quarantined_or_refused_in_strict_mode(local_root, tmp
     assert not Path(local_root, "raw", "strict").exists()
     rep = land([str(f)], source="lenient", family="f1", license_tag="MIT")
     assert rep.files[0].status == "landed" and rep.files[0].parse_errors == 1
+    assert rep.files[0].coverage.quarantined == {"invalid_json": 1} and rep.files[0].coverage.converted == {"sft": 2}
     rows = raw_rows(Storage.from_env(), "lenient")
     assert len(rows) == 3 and sum(r["parse_error"] is not None for r in rows) == 1
 

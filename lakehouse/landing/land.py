@@ -57,6 +57,40 @@ class FileReport:
     input_format: str | None = None
     file_sha256: str | None = None
     error: str | None = None
+    coverage: "Coverage | None" = None
+
+
+@dataclass
+class Coverage:
+    """What the build will make of a file's rows (the same converters, run while landing)."""
+
+    converted: dict[str, int] = field(default_factory=dict)     # by kind
+    quarantined: dict[str, int] = field(default_factory=dict)   # by reason code
+    repairs: dict[str, int] = field(default_factory=dict)
+    grouped_rows: int = 0                                        # utterance rows: grouped at build time
+
+    def add(self, converted: list, parse_error: str | None) -> None:
+        if parse_error is not None:
+            self.quarantined["invalid_json"] = self.quarantined.get("invalid_json", 0) + 1
+            return
+        for c in converted:
+            if c.quarantine_reason:
+                code = reason_code(c.quarantine_reason)
+                self.quarantined[code] = self.quarantined.get(code, 0) + 1
+            else:
+                self.converted[c.kind] = self.converted.get(c.kind, 0) + 1
+            for k, v in (c.repairs or {}).items():
+                if v:
+                    self.repairs[k] = self.repairs.get(k, 0) + int(v)
+
+
+def reason_code(reason: str) -> str:
+    """Grouping code of a quarantine reason (same rule as models/.../int_records_quarantined.sql)."""
+    if reason.startswith("unknown role"):
+        return "unknown_role"
+    if reason.startswith("missing_field"):
+        return "missing_field"
+    return re.sub(r"[^a-z_:]", "", reason.split(" ", 1)[0])
 
 
 @dataclass
@@ -263,6 +297,8 @@ def _land_one(f: InputFile, *, storage: Storage, table_uri: str, source: str, fa
     options_json = decision.options.to_json()
 
     counters = {"rows": 0, "errors": 0}
+    coverage = Coverage()
+    preview = decision.shape != "utterance_rows"
 
     def batches() -> Iterator[pa.RecordBatch]:
         cols: dict[str, list] = {n: [] for n in RAW_SCHEMA.names}
@@ -275,6 +311,16 @@ def _land_one(f: InputFile, *, storage: Storage, table_uri: str, source: str, fa
             if rec.error is not None:
                 counters["errors"] += 1
             text = orjson.dumps(rec.record).decode() if rec.record is not None else None
+            if not preview:
+                coverage.grouped_rows += 1
+            elif rec.record is None:
+                coverage.add([], rec.error or "unparseable")
+            else:
+                try:
+                    coverage.add(shapes.convert(rec.record, decision.shape, decision.options), None)
+                except Exception as e:  # the build quarantines it the same way
+                    coverage.quarantined[f"converter_error: {type(e).__name__}"] = coverage.quarantined.get(
+                        f"converter_error: {type(e).__name__}", 0) + 1
             cols["row_number"].append(rec.row_number)
             cols["line_number"].append(rec.line)
             cols["record"].append(text)
@@ -323,6 +369,7 @@ def _land_one(f: InputFile, *, storage: Storage, table_uri: str, source: str, fa
             cause = cause.__cause__ or cause.__context__
         raise
     fr.rows, fr.parse_errors = counters["rows"], counters["errors"]
+    fr.coverage = coverage
     _append_catalog(storage, constants, fr, decision.reason, table_uri)
     return fr
 
