@@ -265,6 +265,16 @@ def test_trace_details_quarantine_repairs_and_text(lake):
     assert "\u00e2\u20ac" not in json.dumps(rec["content"], ensure_ascii=False)   # the curated, repaired text
     res = _cli(lake, "trace", repaired[0]["record_id"], "--show-text")
     assert res.exit_code == 0 and TEXT_PHRASE in res.output
+    # privacy: the planted e-mail address was redacted; the trace counts it by type, never shows it
+    with QuerySession(st) as s:
+        has_pii_column = "pii_redactions" in s.columns("conversations")
+    if has_pii_column:
+        red = run_query("select record_id from conversations where pii_redactions like '%EMAIL%'", st).to_pylist()
+        assert len(red) == 1
+        t = trace_record(st, red[0]["record_id"], show_text=True)
+        step = next(s for s in t["records"][0]["transformations"] if s["step"] == "privacy")
+        assert step["redactions"] == {"EMAIL_ADDRESS": 1} and step["pii_status"] == "redacted"
+        assert "jane.doe@example.org" not in json.dumps(t)
     with pytest.raises(TraceNotFound):
         trace_record(st, "clinic_notes:000000000000:99")
     assert _cli(lake, "trace", "f" * 64).exit_code == 1

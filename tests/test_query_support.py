@@ -2,7 +2,8 @@
 
 Three small JSONL files land in three sources: two conversations of ``peer_forum`` are exact
 copies of ``clinic_notes`` conversations (landed first, so ``clinic_notes`` keeps the survivors),
-one clinic line is unparseable (quarantined), one has mojibake (repaired), and ``pair_prefs``
+one clinic line is unparseable (quarantined), one has mojibake (repaired), one an e-mail address
+(redacted), and ``pair_prefs``
 holds preference pairs.
 """
 
@@ -41,6 +42,7 @@ def write_inputs(base: Path) -> dict[str, Path]:
     base.mkdir(parents=True, exist_ok=True)
     clinic = [json.dumps(_chat(i, t)) for i, t in enumerate(TOPICS)]
     clinic[-1] = clinic[-1].replace("Mostly that", "Mostly that I\u00e2\u20ac\u2122m sure")   # mojibake of I’m
+    clinic[0] = clinic[0].replace("Mostly that", "Write to me at jane.doe@example.org. Mostly that")  # PII
     clinic.insert(4, '{"id": "broken", "messages": [')          # row 5: unparseable -> quarantine
     peer = [json.dumps({**_chat(i, TOPICS[i]), "id": f"peer-{i}"}) for i in DUPLICATED]
     peer += [json.dumps(_chat(10 + i, t)) for i, t in enumerate(["friends", "grief"])]
