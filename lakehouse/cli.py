@@ -257,6 +257,14 @@ def _mount_optional_commands() -> None:
     app.command("train", help="Train on a release: phase A (pretraining), B (staged SFT), C (DPO).")(train_command)
 
 
+def _mount_query_commands() -> None:
+    from lakehouse.query.cli import sql_command, trace_command
+
+    app.command("sql", help="Read-only SQL over the lakehouse (views: conversations, messages, quarantine, releases, raw_<source>...).")(sql_command)
+    app.command("trace", help="A record's story: source, transformations, dedup decisions, split, releases.")(trace_command)
+
+
+_mount_query_commands()
 _mount_optional_commands()
 
 
