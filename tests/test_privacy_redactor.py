@@ -191,3 +191,12 @@ def test_duckdb_arrow_udf(redactor: Redactor) -> None:
     assert rows[1] == ([{"role": "user", "content": "I want to kill myself"}], "clean", {})
     [(text,)] = con.execute("SELECT pii_redact_text('Dr. Jo Park lives at 12 Elm Street').text").fetchall()
     assert text == "Dr. <PERSON_1> lives at <ADDRESS_1>"
+
+
+def test_no_text_in_logs(redactor: Redactor, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    redactor.redact_texts(["Zebulon Quastorff phoned from 555-414-9090 about his phone number."])
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "Quastorff" not in logged and "414-9090" not in logged and "phone" not in logged.lower()

@@ -7,6 +7,7 @@ import os
 
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")  # tldextract must not download
 
+import logging
 import re
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -189,8 +190,17 @@ def custom_recognizers(config: PrivacyConfig) -> list[LocalRecognizer]:
     return out
 
 
+def quiet_presidio_logs() -> None:
+    """Presidio's DEBUG/INFO records can quote words of the analysed text (context words):
+    cap its logger at WARNING unless the application configured it explicitly."""
+    log = logging.getLogger("presidio-analyzer")
+    if log.level == logging.NOTSET:
+        log.setLevel(logging.WARNING)
+
+
 def build_analyzer(config: PrivacyConfig) -> AnalyzerEngine:
     """Presidio AnalyzerEngine tuned per privacy.yml (explicit NLP engine: nothing is downloaded)."""
+    quiet_presidio_logs()
     nlp_engine = LeanSpacyNlpEngine(config.model, config.language, dict(config.ner_labels), config.ner_score)
     nlp_engine.load()
     registry = RecognizerRegistry(supported_languages=[config.language])
