@@ -175,7 +175,7 @@ def test_survivor_is_smallest_rank_key() -> None:
 
 
 def test_empty_texts_are_singletons_and_ids_are_checked() -> None:
-    clusters = near_duplicate_clusters([input_batch(["x", "y", "z"], ["", None, "..."], ["1", "2", "3"])], config=IN_PROCESS)
+    clusters = near_duplicate_clusters([input_batch(["x", "y", "z"], ["", None, "..."], ["1", "2", "3"])])  # dedup.yml
     assert clusters["is_survivor"].to_pylist() == [True, True, True]
     assert near_duplicate_clusters([], config=IN_PROCESS).num_rows == 0
     with pytest.raises(ValueError, match="duplicate record_id"):

@@ -19,7 +19,7 @@ class DedupConfig:
     lsh_weights: tuple[float, float] = (0.1, 0.9)
     chunk_bytes: int = 1_000_000
     slice_rows: int = 4096
-    lsh_workers: int = 2
+    lsh_workers: int = 0
     worker_min_rows: int = 20_000
 
     def __post_init__(self) -> None:

@@ -188,8 +188,9 @@ class _Worker:
 class CandidateIndex:
     """LSH candidate pairs over streamed signature slices; owns the signatures and any workers.
 
-    Rows are buffered until ``worker_min_rows`` distinct signatures are seen: a small input is
-    then indexed in this process, a large one by ``lsh_workers`` subprocesses, each running a
+    With ``lsh_workers == 0`` every slice is indexed in this process right away. Otherwise rows
+    are buffered until ``worker_min_rows`` distinct signatures are seen: a small input is then
+    indexed in this process, a large one by ``lsh_workers`` subprocesses, each running a
     datasketch ``MinHashLSH`` over its share of the bands (the union of candidates is the same).
     """
 

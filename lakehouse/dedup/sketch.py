@@ -69,7 +69,10 @@ def permutations(num_perm: int, seed: int) -> tuple["np.ndarray", "np.ndarray"]:
     """datasketch's affine32 permutation parameters ``(a, b)`` for ``(num_perm, seed)``."""
     from datasketch import MinHash
 
-    a, b = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
+    try:
+        a, b = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
+    except TypeError as err:  # datasketch < 2.0 has no permutation schemes
+        raise ImportError("lakehouse.dedup needs datasketch>=2.0 (affine32 MinHash scheme)") from err
     return a.copy(), b.copy()
 
 
