@@ -80,6 +80,10 @@ def land(
     if chunk_chars:
         kwargs["chunk_chars"] = chunk_chars
     options = ShapeOptions(**kwargs)  # type: ignore[arg-type]
+    known = _registry_families()
+    if known and family not in known:
+        typer.echo(f"warning: family {family!r} is not in seeds/release/dataset_registry.csv: its records will be "
+                   f"quarantined as unregistered_family until it is added (known: {', '.join(sorted(known))})", err=True)
     try:
         storage = Storage.from_env(root)
         report = do_land(inputs, source=source, family=family, license_tag=license_tag, shape=shape,
@@ -112,6 +116,16 @@ def land(
                f"-> {storage.uri('raw', source)} (landing {report.landing_id})")
     if report.failed:
         raise typer.Exit(1)
+
+
+def _registry_families() -> set[str]:
+    import csv
+
+    path = project_dir() / "seeds" / "release" / "dataset_registry.csv"
+    if not path.exists():
+        return set()
+    with open(path, newline="") as f:
+        return {row["family"] for row in csv.DictReader(f)}
 
 
 def project_dir() -> Path:

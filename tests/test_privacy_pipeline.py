@@ -46,6 +46,10 @@ def test_planted_pii_is_nowhere_but_raw_and_quarantine(local_root, tmp_path):
     land([str(f)], source="mh", family="mental_health_datasets", license_tag="MIT")
     land([str(g)], source="unlicensed", family="mental_health_datasets", license_tag=None)
     land([str(e)], source="edge", family="edge_case_synthetic", license_tag="CC0-1.0")
+    # crossover: red-team family may feed only phase C, so its SFT conversations never reach SFT
+    r = tmp_path / "redteam.jsonl"
+    r.write_text(json.dumps(conv(700)) + "\n")
+    land([str(r)], source="redteam", family="safety_guardrails_annihilator", license_tag="MIT")
 
     work = tmp_path / "w"
     res = run_dbt(work, vars={"release_version": "v-priv", "distribution_min_records": 100000})
@@ -81,6 +85,7 @@ def test_planted_pii_is_nowhere_but_raw_and_quarantine(local_root, tmp_path):
     q = {r["source_name"]: r for r in deltalake.DeltaTable(st.uri("quarantine/records")).to_pyarrow_table().to_pylist()}
     assert q["unlicensed"]["reason_code"] == "license" and PLANTED_EMAIL in q["unlicensed"]["raw_record"]
     assert q["mh"]["reason_code"] == "safety:crisis" and q["mh"]["row_number"] == 8
+    assert q["redteam"]["reason_code"] == "crossover"
 
     con = duckdb.connect(str(work / "lakehouse.duckdb"), read_only=True)
     # consistent placeholders, crisis words intact, statuses and counts recorded
