@@ -85,10 +85,11 @@ class Redactor:
             with self._lock:
                 if self._analyzer is None:
                     from . import _presidio
-                    from spacy.lang.en.stop_words import STOP_WORDS
 
-                    self._stop_words = frozenset(STOP_WORDS)
-                    self._analyzer = _presidio.build_analyzer(self.config)
+                    analyzer = _presidio.build_analyzer(self.config)
+                    nlp = analyzer.nlp_engine.nlp[self.config.language]
+                    self._stop_words = frozenset(w.lower() for w in nlp.Defaults.stop_words)
+                    self._analyzer = analyzer
         return self._analyzer
 
     def _clean(self, text: str, results: Sequence[Any], offset: int = 0) -> list[Finding]:
