@@ -174,23 +174,24 @@ def test_missing_model_fails_without_download() -> None:
 
 
 def test_duckdb_arrow_udf(redactor: Redactor) -> None:
+    """The pipeline's registered UDFs (lakehouse.udf: lh_redact, lh_pii_residual) in plain DuckDB."""
     import duckdb
 
-    from lakehouse.privacy.arrow import conversations_result_type, redact_conversations_arrow, redact_texts_arrow, texts_result_type
+    from lakehouse.udf import register_all
 
     con = duckdb.connect()
-    msgs = duckdb.list_type(duckdb.struct_type({"role": "VARCHAR", "content": "VARCHAR"}))
-    con.create_function("pii_redact", redact_conversations_arrow, [msgs], conversations_result_type(msgs), type="arrow")
-    con.create_function("pii_redact_text", redact_texts_arrow, ["VARCHAR"], texts_result_type(), type="arrow")
+    register_all(con)
     rows = con.execute("""
-        SELECT r.messages, r.pii_status, r.counts FROM (SELECT pii_redact(m) AS r FROM (VALUES
+        SELECT r.messages, r.pii_status, r.redactions FROM (SELECT lh_redact('sft', m, null, null, null, null) AS r FROM (VALUES
           ([{'role': 'user', 'content': 'I am Sarah Mitchell, call 555-201-3344'}, {'role': 'assistant', 'content': 'Hi Sarah'}]),
           ([{'role': 'user', 'content': 'I want to kill myself'}])) v(m))""").fetchall()
     assert rows[0] == ([{"role": "user", "content": "I am <PERSON_1>, call <PHONE_1>"},
-                        {"role": "assistant", "content": "Hi <PERSON_1>"}], "redacted", {"PERSON": 2, "PHONE_NUMBER": 1})
-    assert rows[1] == ([{"role": "user", "content": "I want to kill myself"}], "clean", {})
-    [(text,)] = con.execute("SELECT pii_redact_text('Dr. Jo Park lives at 12 Elm Street').text").fetchall()
-    assert text == "Dr. <PERSON_1> lives at <ADDRESS_1>"
+                        {"role": "assistant", "content": "Hi <PERSON_1>"}], "redacted", '{"PERSON":2,"PHONE_NUMBER":1}')
+    assert rows[1] == ([{"role": "user", "content": "I want to kill myself"}], "clean", "{}")
+    [(text, residual)] = con.execute("""
+        SELECT r.text, lh_pii_residual('pretrain', null, null, null, null, r.text)
+        FROM (SELECT lh_redact('pretrain', null, null, null, null, 'Dr. Jo Park lives at 12 Elm Street') AS r)""").fetchall()
+    assert text == "Dr. <PERSON_1> lives at <ADDRESS_1>" and residual == 0
 
 
 def test_no_text_in_logs(redactor: Redactor, caplog: pytest.LogCaptureFixture) -> None:

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+# what every landed row and every landing record share: where the bytes came from
+_PROVENANCE = [
+    pa.field("landing_id", pa.string(), nullable=False),
+    pa.field("landed_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    pa.field("source_name", pa.string(), nullable=False),
+    pa.field("source_family", pa.string(), nullable=False),
+    pa.field("license_tag", pa.string()),
+    pa.field("source_key", pa.string(), nullable=False),
+    pa.field("file_sha256", pa.string(), nullable=False),
+    pa.field("file_bytes", pa.int64(), nullable=False),
+]
+
 RAW_SCHEMA = pa.schema(
-    [
-        pa.field("landing_id", pa.string(), nullable=False),
-        pa.field("landed_at", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("source_name", pa.string(), nullable=False),
-        pa.field("source_family", pa.string(), nullable=False),
-        pa.field("license_tag", pa.string()),
-        pa.field("source_key", pa.string(), nullable=False),
-        pa.field("file_sha256", pa.string(), nullable=False),
-        pa.field("file_bytes", pa.int64(), nullable=False),
+    _PROVENANCE
+    + [
         pa.field("row_number", pa.int64(), nullable=False),
         pa.field("line_number", pa.int64()),
         pa.field("input_format", pa.string(), nullable=False),
@@ -26,15 +31,8 @@ RAW_SCHEMA = pa.schema(
 )
 
 LANDINGS_SCHEMA = pa.schema(
-    [
-        pa.field("landing_id", pa.string(), nullable=False),
-        pa.field("landed_at", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("source_name", pa.string(), nullable=False),
-        pa.field("source_family", pa.string(), nullable=False),
-        pa.field("license_tag", pa.string()),
-        pa.field("source_key", pa.string(), nullable=False),
-        pa.field("file_sha256", pa.string(), nullable=False),
-        pa.field("file_bytes", pa.int64(), nullable=False),
+    _PROVENANCE
+    + [
         pa.field("rows_read", pa.int64(), nullable=False),
         pa.field("parse_errors", pa.int64(), nullable=False),
         pa.field("input_format", pa.string(), nullable=False),

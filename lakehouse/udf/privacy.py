@@ -6,6 +6,7 @@ A preference record is one placeholder scope: prompt, chosen and rejected are re
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -100,19 +101,28 @@ def residual_batch(kind: pa.Array, messages: pa.Array, prompt: pa.Array, chosen:
     return pa.array(out, type=pa.int64())
 
 
+@functools.lru_cache(maxsize=1)
+def _safety() -> tuple[Any, Any]:
+    """The safety config and its checker, loaded once per process (lexicons compile once)."""
+    from lakehouse.safety import get_safety_checker, load_safety_config
+
+    cfg = load_safety_config()
+    return cfg, get_safety_checker(cfg)
+
+
 def safety_rows(kinds: list[str | None], messages: list[Any], prompts: list[Any], chosens: list[Any],
                 rejecteds: list[Any], texts: list[str | None]) -> list[dict[str, Any]]:
     """Safety flags and the quarantine decision per (non-edge) record, role-aware."""
-    from lakehouse.safety import check_conversations, get_safety_checker, load_safety_config, safety_decision
+    from lakehouse.safety import check_conversations, safety_decision
 
-    cfg = load_safety_config()
+    cfg, checker = _safety()
     convs: list[list[dict[str, Any]]] = []
     for k, m, p, c, r, t in zip(kinds, messages, prompts, chosens, rejecteds, texts):
         if k == "pretrain":
             convs.append([{"role": "user", "content": t or ""}])
         else:
             convs.append([x for x in list(m or []) + list(p or []) + list(c or []) + list(r or []) if x])
-    flags = check_conversations(convs, get_safety_checker(cfg), cfg)
+    flags = check_conversations(convs, checker, cfg)
     return [{"crisis": f.crisis, "toxicity": f.toxicity, "categories": list(f.categories),
              "reason": safety_decision(f, is_edge_case=False, policy=cfg.policy)} for f in flags]
 

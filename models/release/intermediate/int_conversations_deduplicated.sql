@@ -8,7 +8,7 @@ with ranked as (
     from {{ ref('int_conversations_hashed') }}
     window w as (
         partition by dedup_hash
-        order by family_priority, landed_at, source_name, source_key, row_number, sub_index
+        order by {{ survivor_order() }}
         rows between unbounded preceding and unbounded following
     )
 )

@@ -2,16 +2,9 @@
 -- lakehouse/hashing.py): the key of exact dedup.
 select
     record_id,
-    source_name,
-    source_family,
-    license_tag,
-    source_key,
-    file_sha256,
-    row_number,
+    {{ provenance_columns() }},
     sub_index,
     line_number,
-    landing_id,
-    landed_at,
     shape,
     is_training_edge_case,
     family_priority,

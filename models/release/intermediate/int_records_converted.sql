@@ -80,16 +80,9 @@ exploded as (
 select
     source_name || ':' || left(file_sha256, 12) || ':' || row_number::varchar
         || case when n_converted > 1 then '.' || sub_index::varchar else '' end as record_id,
-    source_name,
-    source_family,
-    license_tag,
-    source_key,
-    file_sha256,
-    row_number,
+    {{ provenance_columns() }},
     sub_index,
     line_number,
-    landing_id,
-    landed_at,
     input_format,
     shape,
     is_edge_case,

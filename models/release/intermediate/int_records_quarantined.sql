@@ -2,15 +2,8 @@
 -- quarantine/ (like raw/) holds unredacted text by design and must be access-restricted.
 select
     record_id,
-    source_name,
-    source_family,
-    license_tag,
-    source_key,
-    file_sha256,
-    row_number,
+    {{ provenance_columns() }},
     line_number,
-    landing_id,
-    landed_at,
     shape,
     kind,
     is_training_edge_case,
