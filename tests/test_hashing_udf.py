@@ -80,3 +80,27 @@ def test_lh_content_hash_matches_python(con):
     got = con.execute("select lh_content_hash('sft', ?::STRUCT(role VARCHAR, content VARCHAR)[], null, null, null, null, null)",
                       [msgs]).fetchone()[0]
     assert got == content_hash("sft", messages=msgs)
+
+
+def test_lh_convert_group_orders_utterances(con):
+    opts = json.dumps({"conversation_key": "conv", "turn_key": "turn", "role_key": "speaker", "text_key": "text"})
+    rows = [json.dumps({"conv": "a", "turn": t, "speaker": s, "text": x})
+            for t, s, x in [(1, "client", "I can't sleep."), (2, "therapist", "What keeps you up?")]]
+    out = con.execute("select lh_convert_group(?::VARCHAR[], ?)", [rows, opts]).fetchone()[0]
+    assert out[0]["kind"] == "sft" and [m["role"] for m in out[0]["messages"]] == ["user", "assistant"]
+
+
+def test_lh_safety_flags_and_decision(con):
+    msgs = [{"role": "user", "content": "I want to kill myself"}, {"role": "assistant", "content": "I'm here with you."}]
+    calm = [{"role": "user", "content": "Work is busy."}, {"role": "assistant", "content": "Tell me more."}]
+    t = "STRUCT(role VARCHAR, content VARCHAR)[]"
+    a, b = (con.execute(f"select lh_safety('sft', ?::{t}, null, null, null, null)", [m]).fetchone()[0] for m in (msgs, calm))
+    assert a["crisis"] is True and a["reason"] == "safety:crisis"
+    assert b["crisis"] is False and b["reason"] is None
+
+
+def test_lh_build_info(con):
+    info = con.execute("select lh_build_info('x')").fetchone()[0]
+    from lakehouse import __version__
+
+    assert info["package_version"] == __version__ and len(info["pii_config_hash"]) == 64 and info["pii_model"]
