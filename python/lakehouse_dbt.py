@@ -10,6 +10,7 @@ UDFs exist only on dbt's connection: models that call them are tables, never vie
 
 from __future__ import annotations
 
+import os
 from typing import Any, Dict
 
 from dbt.adapters.duckdb.plugins import BasePlugin
@@ -26,6 +27,8 @@ def _set_root(conn: Any, root: str) -> None:
 class Plugin(BasePlugin):
     def initialize(self, plugin_config: Dict[str, Any]) -> None:
         self.settings = Settings.from_env(root=plugin_config.get("root"))
+        # PII analysis (the dominant cost) fans out over all cores unless the user says otherwise
+        os.environ.setdefault("LAKEHOUSE_PII_WORKERS", str(plugin_config.get("pii_workers", "auto")))
 
     def configure_connection(self, conn: Any) -> None:
         duck.configure(conn, self.settings)

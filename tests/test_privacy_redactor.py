@@ -201,3 +201,24 @@ def test_no_text_in_logs(redactor: Redactor, caplog: pytest.LogCaptureFixture) -
     redactor.redact_texts(["Zebulon Quastorff phoned from 555-414-9090 about his phone number."])
     logged = " ".join(r.getMessage() for r in caplog.records)
     assert "Quastorff" not in logged and "414-9090" not in logged and "phone" not in logged.lower()
+
+
+def test_parallel_workers_give_the_serial_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LAKEHOUSE_PII_WORKERS fans uncached analysis out to spawned processes; output is identical."""
+    from lakehouse.privacy.redactor import PARALLEL_MIN_TEXTS, pii_workers
+
+    texts = [f"Session {i}: my counsellor Dr. Ann Novak ({i}) said to call 555-201-{1000 + i} if I feel unsafe tonight."
+             for i in range(PARALLEL_MIN_TEXTS + 20)]
+    monkeypatch.setenv("LAKEHOUSE_PII_WORKERS", "0")
+    serial = Redactor(load_privacy_config()).redact_texts(texts)
+    monkeypatch.setenv("LAKEHOUSE_PII_WORKERS", "2")
+    assert pii_workers() == 2
+    par = Redactor(load_privacy_config())
+    parallel = par.redact_texts(texts)
+    assert [r.text for r in parallel] == [r.text for r in serial]
+    assert [r.counts for r in parallel] == [r.counts for r in serial]
+    assert par.stats["analyzed"] >= len(texts) and par._executor is not None
+    par._executor.shutdown(wait=True)
+    monkeypatch.setenv("LAKEHOUSE_PII_WORKERS", "many")
+    with pytest.raises(PrivacyConfigError, match="LAKEHOUSE_PII_WORKERS"):
+        pii_workers()

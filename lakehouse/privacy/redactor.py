@@ -9,13 +9,14 @@ exists only in memory for the duration of one scope; nothing here logs text or P
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from .config import PrivacyConfig, load_privacy_config
+from .config import PrivacyConfig, PrivacyConfigError, load_privacy_config
 from .findings import (
     Finding,
     PlaceholderScope,
@@ -63,6 +64,40 @@ def split_chunks(text: str, max_chars: int) -> list[tuple[int, str]]:
     return out
 
 
+PARALLEL_MIN_TEXTS = 256   # fewer uncached texts than this are analysed in-process
+
+
+def pii_workers() -> int:
+    """Analysis processes: LAKEHOUSE_PII_WORKERS = an integer (0 or 1: in-process, the library
+    default) or ``auto`` (all cores; the dbt plugin sets it). Workers are spawned, so a script
+    that enables them needs the usual ``if __name__ == "__main__":`` guard.
+
+    An execution setting, deliberately not in privacy.yml: it must not change config_hash.
+    """
+    raw = os.environ.get("LAKEHOUSE_PII_WORKERS", "0").strip().lower()
+    if raw in ("", "auto"):
+        n = os.cpu_count() or 1
+        return n if n > 1 else 0
+    try:
+        return max(0, int(raw))
+    except ValueError as e:
+        raise PrivacyConfigError(f"LAKEHOUSE_PII_WORKERS must be an integer or 'auto', got {raw!r}") from e
+
+
+_WORKER: "Redactor | None" = None
+
+
+def _worker_init(config: PrivacyConfig) -> None:
+    global _WORKER
+    _WORKER = Redactor(config)
+    _WORKER.analyzer  # noqa: B018  (load spaCy/Presidio once per worker)
+
+
+def _worker_analyze(texts: list[str]) -> list[tuple[Finding, ...]]:
+    assert _WORKER is not None
+    return _WORKER._analyze_uncached(texts)
+
+
 class Redactor:
     """PII redaction per privacy.yml. Lazy: spaCy and Presidio load on first use. Thread-safe."""
 
@@ -76,6 +111,8 @@ class Redactor:
                                       re.IGNORECASE) if self.config.protected_phrases else None)
         self._stop_words: frozenset[str] = frozenset()
         self.stats = {"texts": 0, "cache_hits": 0, "analyzed": 0}
+        self._executor: Any = None
+        self._executor_workers = 0
 
     # -- analysis -----------------------------------------------------------------------------
     @property
@@ -124,6 +161,41 @@ class Redactor:
         self.stats["analyzed"] += len(texts)
         return [tuple(resolve_overlaps(f)) for f in found]
 
+    def _analyze_many(self, texts: list[str]) -> list[tuple[Finding, ...]]:
+        """Uncached analysis, fanned out over spawned worker processes when it pays.
+
+        The caller (DuckDB) runs this UDF on one thread; spaCy is the cost, so distinct messages
+        are split into contiguous chunks (whole nlp.pipe batches) analysed by ``pii_workers()``
+        processes, each with its own Redactor. Results are per text, so they equal the serial ones.
+        """
+        workers = pii_workers()
+        if workers < 2 or len(texts) < PARALLEL_MIN_TEXTS:
+            return self._analyze_uncached(texts)
+        pool = self._pool(workers)
+        step = self.config.batch_size * max(1, -(-len(texts) // (self.config.batch_size * workers * 4)))
+        chunks = [texts[i:i + step] for i in range(0, len(texts), step)]
+        out: list[tuple[Finding, ...]] = []
+        for part in pool.map(_worker_analyze, chunks):
+            out.extend(part)
+        self.stats["analyzed"] += len(texts)
+        return out
+
+    def _pool(self, workers: int) -> Any:
+        if self._executor is None or self._executor_workers != workers:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+            # spawn, never fork: delta-rs and DuckDB threads do not survive a fork
+            self._executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=_worker_init, initargs=(self.config,))
+            self._executor_workers = workers
+            import atexit
+
+            atexit.register(self._executor.shutdown, wait=True)
+        return self._executor
+
     def analyze(self, texts: Sequence[str]) -> list[tuple[Finding, ...]]:
         """Findings per text (threshold, allow-list and overlaps applied), cached by sha256(text)."""
         with self._lock:
@@ -136,7 +208,7 @@ class Redactor:
                     todo[k] = t
             self.stats["texts"] += len(texts)
             self.stats["cache_hits"] += len(texts) - len(todo)
-            fresh = dict(zip(todo, self._analyze_uncached(list(todo.values())))) if todo else {}
+            fresh = dict(zip(todo, self._analyze_many(list(todo.values())))) if todo else {}
             out = [fresh[k] if k in fresh else self._cache[k] for k in keys]
             for k, v in fresh.items():
                 self._cache[k] = v
