@@ -42,6 +42,4 @@ clean:
 
 DOCS_PORT ?= 8080
 docs: $(VENV)/.installed-base
-	$(BIN)/dbt docs generate --project-dir . --profiles-dir .
-	@echo "lineage browser: http://127.0.0.1:$(DOCS_PORT) (Ctrl+C stops)"
-	$(BIN)/dbt docs serve --project-dir . --profiles-dir . --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
+	$(BIN)/lakehouse docs --serve --port $(DOCS_PORT)

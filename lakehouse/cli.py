@@ -194,6 +194,29 @@ def _print_release(storage: "object", version: str) -> None:
             typer.echo("  redactions: " + ", ".join(f"{k}={v}" for k, v in sorted(red.items())))
 
 
+@app.command()
+def docs(
+    serve: bool = typer.Option(False, "--serve", help="Serve the site on 127.0.0.1 after generating it."),
+    port: int = typer.Option(8080, "--port"),
+    root: Optional[str] = typer.Option(None, "--root", help="Lakehouse root."),
+) -> None:
+    """Generate dbt docs (lineage from each landed raw source to the release and training)."""
+    from lakehouse.docs import generate_docs
+    from lakehouse.storage import Storage
+
+    proj = project_dir()
+    rc = generate_docs(Storage.from_env(root), proj)
+    if rc != 0:
+        _err("dbt docs generate failed (see the dbt output above)")
+        raise typer.Exit(rc)
+    if serve:
+        typer.echo(f"lineage browser: http://127.0.0.1:{port} (Ctrl+C stops)")
+        dbt = Path(sys.executable).parent / "dbt"
+        raise typer.Exit(subprocess.call([str(dbt) if dbt.exists() else "dbt", "docs", "serve", "--project-dir", str(proj),
+                                          "--profiles-dir", str(proj), "--host", "127.0.0.1", "--port", str(port),
+                                          "--no-browser"], cwd=str(proj)))
+
+
 @release_app.command("verify")
 def release_verify(version: str = typer.Argument(..., help="Release version, or latest."), root: Optional[str] = typer.Option(None, "--root")) -> None:
     """Re-read every file of a release and check bytes, records and sha256 against its manifest."""
