@@ -27,7 +27,7 @@ from lakehouse.dedup.config import DEFAULT_PATH, DedupConfig
 from lakehouse.dedup.sketch import prepare, shingle_hash, signatures, token_hash, token_hashes, token_spans
 from lakehouse.synth import banks, generate_corpus, truth_group
 
-IN_PROCESS = dataclasses.replace(load_dedup_config(), lsh_workers=0)
+CFG = load_dedup_config()
 
 TEXTS = [
     "Hello, World! I don't know.",
@@ -107,7 +107,7 @@ def _quality(records: tuple[dict, ...], clusters: pa.Table) -> tuple[float, floa
 
 def test_precision_recall_against_planted_truth() -> None:
     records = _corpus(2500, 11)
-    clusters = near_duplicate_clusters([_batch(records)], config=IN_PROCESS)
+    clusters = near_duplicate_clusters([_batch(records)], config=CFG)
     precision, recall = _quality(records, clusters)
     assert precision >= 0.95 and recall >= 0.95, (precision, recall)
     assert clusters.num_rows == len(records)
@@ -120,22 +120,26 @@ def test_precision_recall_against_planted_truth() -> None:
 def test_deterministic_under_shuffle_and_batch_sizes() -> None:
     records = list(_corpus(800, 5))
     batch = _batch(records)
-    reference = near_duplicate_clusters([batch], config=IN_PROCESS)
+    reference = near_duplicate_clusters([batch], config=CFG)
     shuffled = records[:]
     random.Random(1).shuffle(shuffled)
     shuffled_batch = _batch(shuffled)
     for size in (1, 7, 100, 800):
         parts = [shuffled_batch.slice(lo, size) for lo in range(0, shuffled_batch.num_rows, size)]
-        cfg = dataclasses.replace(IN_PROCESS, slice_rows=max(1, size // 2))
+        cfg = dataclasses.replace(CFG, slice_rows=max(1, size // 2))
         assert near_duplicate_clusters(iter(parts), config=cfg).equals(reference), size
-    assert near_duplicate_clusters([pa.Table.from_batches([batch])], config=IN_PROCESS).equals(reference)
+    assert near_duplicate_clusters([pa.Table.from_batches([batch])], config=CFG).equals(reference)
 
 
-def test_lsh_workers_give_the_same_clusters() -> None:
-    batch = _batch(_corpus(800, 5))
-    local = near_duplicate_clusters([batch], config=IN_PROCESS)
-    workers = dataclasses.replace(IN_PROCESS, lsh_workers=2, worker_min_rows=100)
-    assert near_duplicate_clusters([batch], config=workers).equals(local)
+def test_star_and_chain_pairing_keeps_the_clusters() -> None:
+    """Pairing every bucket by star + chain only (no all-pairs) finds the same clusters here."""
+    records = list(_corpus(800, 5))
+    reference = near_duplicate_clusters([_batch(records)], config=CFG)
+    lean = dataclasses.replace(CFG, lsh_all_pairs_max=1)
+    assert near_duplicate_clusters([_batch(records)], config=lean).equals(reference)
+    random.Random(2).shuffle(records)
+    parts = _batch(records)
+    assert near_duplicate_clusters([parts.slice(0, 333), parts.slice(333)], config=lean).equals(reference)
 
 
 def test_shared_system_prompt_does_not_create_clusters() -> None:
@@ -148,10 +152,10 @@ def test_shared_system_prompt_does_not_create_clusters() -> None:
         assistant = next(m for m in r["messages"] if m["role"] == "assistant")
         convs.append([{"role": "system", "content": prompt}, user, assistant])
     ids = [f"c{i:03d}" for i in range(len(convs))]
-    clusters = near_duplicate_clusters([input_batch(ids, [conversation_text(m) for m in convs], ids)], config=IN_PROCESS)
+    clusters = near_duplicate_clusters([input_batch(ids, [conversation_text(m) for m in convs], ids)], config=CFG)
     assert all(clusters["is_survivor"].to_pylist())
     # the same records with the system prompt in the text would collapse: the test has teeth
-    leaky = near_duplicate_clusters([input_batch(ids, ["\n".join(m["content"] for m in c) for c in convs], ids)], config=IN_PROCESS)
+    leaky = near_duplicate_clusters([input_batch(ids, ["\n".join(m["content"] for m in c) for c in convs], ids)], config=CFG)
     assert sum(not s for s in leaky["is_survivor"].to_pylist()) > 10
 
 
@@ -160,7 +164,7 @@ def test_survivor_is_smallest_rank_key() -> None:
     ids = ["a", "b", "c", "d", "e", "f"]
     texts = [text, text + " honestly", text, text, text, "a completely unrelated sentence about gardening and tomatoes"]
     keys = ["2|x", "1|z", None, "1|z", "3", "0"]
-    clusters = near_duplicate_clusters([input_batch(ids, texts, keys)], config=IN_PROCESS).to_pylist()
+    clusters = near_duplicate_clusters([input_batch(ids, texts, keys)], config=CFG).to_pylist()
     by_id = {row["record_id"]: row for row in clusters}
     assert [r["record_id"] for r in clusters] == ids  # sorted by record_id
     assert {r["cluster_id"] for r in clusters if r["record_id"] != "f"} == {"b"}  # ("1|z","b") < ("1|z","d")
@@ -177,11 +181,11 @@ def test_survivor_is_smallest_rank_key() -> None:
 def test_empty_texts_are_singletons_and_ids_are_checked() -> None:
     clusters = near_duplicate_clusters([input_batch(["x", "y", "z"], ["", None, "..."], ["1", "2", "3"])])  # dedup.yml
     assert clusters["is_survivor"].to_pylist() == [True, True, True]
-    assert near_duplicate_clusters([], config=IN_PROCESS).num_rows == 0
+    assert near_duplicate_clusters([], config=CFG).num_rows == 0
     with pytest.raises(ValueError, match="duplicate record_id"):
-        near_duplicate_clusters([input_batch(["x", "x"], ["a b c", "d e f"], ["1", "2"])], config=IN_PROCESS)
+        near_duplicate_clusters([input_batch(["x", "x"], ["a b c", "d e f"], ["1", "2"])], config=CFG)
     with pytest.raises(ValueError, match="null record_id"):
-        near_duplicate_clusters([input_batch([None], ["a b c"], ["1"])], config=IN_PROCESS)
+        near_duplicate_clusters([input_batch([None], ["a b c"], ["1"])], config=CFG)
 
 
 def test_threshold_override_and_exact_jaccard_agreement() -> None:
@@ -190,8 +194,8 @@ def test_threshold_override_and_exact_jaccard_agreement() -> None:
     base, changed = " ".join(words), " ".join(edited)
     assert jaccard(shingles(base, 3), shingles(changed, 3)) == pytest.approx(192 / 204)
     batch = input_batch(["p", "q"], [base, changed], ["1", "2"])
-    assert near_duplicate_clusters([batch], config=IN_PROCESS)["is_survivor"].to_pylist() == [True, False]
-    strict = near_duplicate_clusters([batch], threshold=0.999, config=IN_PROCESS)
+    assert near_duplicate_clusters([batch], config=CFG)["is_survivor"].to_pylist() == [True, False]
+    strict = near_duplicate_clusters([batch], threshold=0.999, config=CFG)
     assert strict["is_survivor"].to_pylist() == [True, True]
 
 
@@ -204,6 +208,9 @@ def test_config_loading(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert load_dedup_config(custom) == DedupConfig(threshold=0.9, lsh_weights=(0.5, 0.5))
     custom.write_text("near_dedup:\n  treshold: 0.9\n")
     with pytest.raises(ValueError, match="unknown"):
+        load_dedup_config(custom)
+    custom.write_text("near_dedup:\n  lsh_workers: 2\n")
+    with pytest.raises(ValueError, match="removed"):
         load_dedup_config(custom)
     with pytest.raises(ValueError):
         DedupConfig(threshold=1.5)

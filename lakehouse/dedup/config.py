@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "config" / "dedup.yml"
+# Settings of the former datasketch MinHashLSH worker processes; candidate generation is now
+# band-sequential numpy in the calling process (see lakehouse.dedup.near), so they have no meaning.
+REMOVED = ("lsh_workers", "worker_min_rows")
 
 
 @dataclass(frozen=True)
@@ -17,10 +20,9 @@ class DedupConfig:
     num_perm: int = 128
     ngram: int = 3
     lsh_weights: tuple[float, float] = (0.1, 0.9)
+    lsh_all_pairs_max: int = 64
     chunk_bytes: int = 1_000_000
     slice_rows: int = 4096
-    lsh_workers: int = 0
-    worker_min_rows: int = 20_000
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
@@ -31,17 +33,20 @@ class DedupConfig:
             raise ValueError(f"ngram must be >= 1, got {self.ngram}")
         if len(self.lsh_weights) != 2 or abs(sum(self.lsh_weights) - 1.0) > 1e-9:
             raise ValueError(f"lsh_weights must be two numbers summing to 1, got {self.lsh_weights}")
-        for name in ("chunk_bytes", "slice_rows"):
+        for name in ("chunk_bytes", "slice_rows", "lsh_all_pairs_max"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("lsh_workers", "worker_min_rows"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
 
 def config_from_mapping(data: Mapping[str, Any]) -> DedupConfig:
     """Build a :class:`DedupConfig` from the ``near_dedup`` mapping (unknown keys are an error)."""
     known = set(DedupConfig.__dataclass_fields__)
+    removed = sorted(set(data) & set(REMOVED))
+    if removed:
+        raise ValueError(
+            f"near_dedup settings {removed} were removed: LSH candidates are generated band by band with "
+            "numpy in the calling process, without worker processes; delete them from the config"
+        )
     unknown = set(data) - known
     if unknown:
         raise ValueError(f"unknown near_dedup settings: {sorted(unknown)}")
