@@ -71,6 +71,20 @@ def test_two_builds_give_identical_bytes(local_root, tmp_path):
     # rebuilding the same version is a no-op, not an error
     r = run_dbt(tmp_path / "b3", vars={"release_version": "v-a"})
     assert r.ok, r.output[-3000:]
+    # releases are immutable: new data under an existing version is refused, and nothing is written
+    import deltalake
+
+    st = Storage.from_env()
+    before = deltalake.DeltaTable(st.uri("curated/conversations")).version()
+    extra = tmp_path / "more.jsonl"
+    extra.write_text(json.dumps({"messages": [{"role": "user", "content": "A brand new worry about moving house."},
+                                              {"role": "assistant", "content": "Moving is a big change. What worries you most?"}]}) + "\n")
+    land([str(extra)], source="more", family="mental_health_datasets", license_tag="MIT")
+    r = run_dbt(tmp_path / "b4", vars={"release_version": "v-a"})
+    assert not r.ok and "already exists with different content" in r.output
+    assert deltalake.DeltaTable(st.uri("curated/conversations")).version() == before
+    assert release_files(local_root, "v-a") == {**a, "manifest.json": release_files(local_root, "v-a")["manifest.json"],
+                                                "curriculum.json": release_files(local_root, "v-a")["curriculum.json"]}
 
 
 def test_failing_gate_publishes_nothing(local_root, tmp_path):

@@ -250,6 +250,7 @@ def _curated_tables(storage: Storage, inputs: ReleaseInputs) -> None:
 
     targets = [(inputs.conversations, f"{CURATED_PREFIX}/conversations"),
                (inputs.coverage, f"{CURATED_PREFIX}/coverage"),
+               (inputs.near_removals, f"{CURATED_PREFIX}/near_duplicate_removals"),
                (inputs.quarantine, f"{QUARANTINE_PREFIX}/records")]
     for rel, key in targets:
         if rel is None:
@@ -296,7 +297,6 @@ def publish_release(storage: Storage, inputs: ReleaseInputs, *, version: str | N
     if not version or "/" in version or version.startswith("."):
         raise ValueError(f"invalid release version {version!r}")
     storage.ensure_root()
-    _curated_tables(storage, inputs)
     prefix = release_prefix(version)
     with tempfile.TemporaryDirectory(prefix="lakehouse-release-") as staging:
         entries, counts = _write_shards(inputs.release, staging)
@@ -337,11 +337,14 @@ def publish_release(storage: Storage, inputs: ReleaseInputs, *, version: str | N
         if existing is not None:
             if existing.get("files") == manifest["files"]:
                 log.info("release %s unchanged (%d files)", version, len(entries))
+                _curated_tables(storage, inputs)
                 return PublishResult(version, storage.uri(prefix), "unchanged", entries, counts)
-            if not overwrite:
+            if not overwrite:  # refused before anything is written: curated tables stay as they were
                 raise ReleaseExists(
-                    f"release {version} already exists with different content; set a new version "
-                    f"(--vars '{{release_version: v...}}') or release_overwrite: true")
+                    f"release {version} already exists with different content; releases are immutable: set a "
+                    f"new version (lakehouse build --version v..., or --vars '{{release_version: v...}}') "
+                    f"or release_overwrite: true")
+        _curated_tables(storage, inputs)
         _upload(storage, staging, prefix, entries, manifest)
     _index_release(storage, inputs.release, version)
     log.info("release %s published: %d records, %d files", version, counts["records"], len(entries))

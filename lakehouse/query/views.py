@@ -38,6 +38,8 @@ DELTA_VIEWS: tuple[DeltaView, ...] = (
     DeltaView("quarantine", f"{QUARANTINE_PREFIX}/records", BUILD_HINT,
               "records not released, with the reason (quarantine/records; holds original text)"),
     DeltaView("coverage", f"{CURATED_PREFIX}/coverage", BUILD_HINT, "per-source landing and conversion report"),
+    DeltaView("near_duplicate_removals", f"{CURATED_PREFIX}/near_duplicate_removals", BUILD_HINT,
+              "why each near duplicate was removed: removed_id, kept_id, estimated jaccard"),
     DeltaView("landings", f"{CATALOG_PREFIX}/landings", LAND_HINT, "one row per landed file (catalog/landings)"),
     DeltaView("release_records", f"{CATALOG_PREFIX}/release_records", BUILD_HINT,
               "which record is in which release (catalog/release_records)"),
