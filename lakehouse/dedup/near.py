@@ -48,6 +48,7 @@ through other members; its ``jaccard`` column says so. The output is sorted by r
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -551,6 +552,7 @@ def near_duplicate_clusters(
 
     cfg = _resolve(threshold, num_perm, ngram, config)
     bands, rows = lsh_params(cfg)
+    t0 = time.perf_counter()
     store = SignatureStore(cfg.num_perm)
     ids: list[pa.Array] = []
     keys: list[pa.Array] = []
@@ -576,6 +578,7 @@ def near_duplicate_clusters(
     if pc.count_distinct(record_ids).as_py() != n:
         raise ValueError("near dedup input has duplicate record_id")
 
+    t_sketch = time.perf_counter()
     order = rank_order(rank_keys, record_ids)  # rank -> row
     del rank_keys
     forest = RankForest(n)
@@ -598,12 +601,14 @@ def near_duplicate_clusters(
     reps = live[keep[live]]
     del firsts, copies, same, keep, live
 
+    t_lsh = time.perf_counter()
     stats = BandStats()
     verified = joined = 0
     for left, right in band_candidates(store, order, reps, bands, rows, cfg.lsh_all_pairs_max, stats):
         v, j = _verify(forest, store, order, left, right, cfg.threshold)
         verified += v
         joined += j
+    t_out = time.perf_counter()
     roots = forest.roots()  # rank -> survivor rank
     del forest
     rank = np.empty(n, dtype=np.int64)
@@ -616,9 +621,10 @@ def near_duplicate_clusters(
     jac[members] = estimated_jaccard(store, members, surv[members])
     log.info(
         "near dedup: records=%d distinct_signatures=%d bands=%dx%d candidates=%d verified=%d joined=%d "
-        "large_buckets=%d (records %d) removed=%d",
+        "large_buckets=%d (records %d) removed=%d; seconds: sketch %.1f, rank+identical %.1f, lsh %.1f, clusters %.1f",
         n, len(reps), bands, rows, stats.candidates, verified, joined,
         stats.large_buckets, stats.large_bucket_records, len(members),
+        t_sketch - t0, t_lsh - t_sketch, t_out - t_lsh, time.perf_counter() - t_out,
     )
     del store
     cluster_ids = record_ids.take(pa.array(surv, pa.int64()))
