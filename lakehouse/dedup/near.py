@@ -575,19 +575,23 @@ def near_duplicate_clusters(
     del ids, keys
     if record_ids.null_count:
         raise ValueError("near dedup input has null record_id")
-    if pc.count_distinct(record_ids).as_py() != n:
+    by_id = pc.sort_indices(record_ids)  # output order; equal neighbours = duplicate ids (lighter than a hash set)
+    sorted_ids = record_ids.take(by_id)
+    if n > 1 and pc.any(pc.equal(sorted_ids.slice(1), sorted_ids.slice(0, n - 1))).as_py():
         raise ValueError("near dedup input has duplicate record_id")
+    del sorted_ids
 
     t_sketch = time.perf_counter()
     order = rank_order(rank_keys, record_ids)  # rank -> row
     del rank_keys
+    pa.default_memory_pool().release_unused()  # sort buffers
     forest = RankForest(n)
-    row_hash = np.concatenate(hashes)[order] if hashes else np.zeros(0, np.uint64)
-    live = np.flatnonzero(np.concatenate(nonempty)[order]) if nonempty else np.zeros(0, np.int64)
+    live = np.flatnonzero(np.concatenate(nonempty)[order]) if nonempty else np.zeros(0, np.int64)  # ranks with text
+    row_hash = np.concatenate(hashes)[order[live]] if hashes else np.zeros(0, np.uint64)
     del hashes, nonempty
     # identical signatures: each joins the best-ranked copy and skips the banding
-    by_hash = np.argsort(row_hash[live], kind="stable")
-    starts, sizes = _runs(row_hash[live][by_hash])
+    by_hash = np.argsort(row_hash, kind="stable")
+    starts, sizes = _runs(row_hash[by_hash])
     del row_hash
     firsts, copies = _star(live[by_hash], starts, sizes)
     del by_hash, starts, sizes
@@ -632,7 +636,7 @@ def near_duplicate_clusters(
         [record_ids, cluster_ids, pa.array(is_surv, pa.bool_()), cluster_ids, pa.array(jac, pa.float64())],
         schema=output_schema(),
     )
-    return table.sort_by("record_id")
+    return table.take(by_id)
 
 
 def near_duplicate_removals(clusters: "pa.Table") -> "pa.Table":
