@@ -92,7 +92,19 @@ class SeaweedS3:
             env["LAKEHOUSE_ROOT"] = root
         return env
 
-    def start(self) -> "SeaweedS3":
+    def start(self, attempts: int = 3) -> "SeaweedS3":
+        """Start on fresh free ports; a start that fails (a port taken meanwhile) is retried."""
+        last: Exception | None = None
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start_once()
+            except SeaweedError as e:
+                last = e
+                log.warning("SeaweedFS start attempt %d/%d failed; retrying on new ports", attempt, attempts)
+                self.stop()
+        raise SeaweedError(f"SeaweedFS did not start after {attempts} attempts: {last}")
+
+    def _start_once(self) -> "SeaweedS3":
         self._tmp = tempfile.mkdtemp(prefix="seaweed-")
         data = self.data_dir or os.path.join(self._tmp, "data")
         os.makedirs(data, exist_ok=True)
@@ -134,8 +146,7 @@ class SeaweedS3:
             except Exception as e:  # not up yet
                 last = e
                 time.sleep(0.5)
-        self.stop()
-        raise SeaweedError(f"SeaweedFS did not become ready in {self.startup_timeout}s: {last}")
+        raise SeaweedError(f"SeaweedFS did not become ready in {self.startup_timeout}s: {last}; log: {self.log_tail(600)}")
 
     def log_tail(self, n: int = 2000) -> str:
         if not self._tmp:

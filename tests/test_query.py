@@ -63,8 +63,10 @@ def test_every_view_answers(lake):
     with QuerySession(st) as s:
         assert {"conversations", "messages", "quarantine", "releases", "coverage", "landings", "release_records",
                 "raw_clinic_notes", "raw_peer_forum", "raw_pair_prefs"} <= set(s.views)
+        may_be_empty = {"near_duplicate_removals"}  # this fixture plants exact duplicates only
         for view in s.views:
-            assert s.query(f"select count(*) as n from {view}").column("n")[0].as_py() > 0, view
+            n = s.query(f"select count(*) as n from {view}").column("n")[0].as_py()
+            assert n >= 0 if view in may_be_empty else n > 0, view
         conv = s.query("select source_name, is_released, duplicate_of from conversations").to_pylist()
         assert len(conv) == 6 + 4 + 3
         dups = [c for c in conv if c["duplicate_of"]]
