@@ -161,7 +161,7 @@ def build(
     if rc != 0:
         _err("dbt build failed: a gate or a model failed, nothing was published (see the dbt output above)")
         raise typer.Exit(rc)
-    from lakehouse.export import list_releases, load_manifest
+    from lakehouse.export import list_releases
     from lakehouse.storage import Storage
 
     storage = Storage.from_env(root)

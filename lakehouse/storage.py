@@ -161,7 +161,7 @@ class Storage:
         uri = self._resolve(prefix).rstrip("/")
         if uri.startswith("s3://"):
             bucket, k = split_s3_uri(uri)
-            root_bucket, root_key = split_s3_uri(self.root) if self.is_s3 else (bucket, "")
+            root_key = split_s3_uri(self.root)[1] if self.is_s3 else ""
             paginator = self.s3.get_paginator("list_objects_v2")
             keys: list[str] = []
             for page in paginator.paginate(Bucket=bucket, Prefix=k + "/" if k else ""):

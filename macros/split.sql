@@ -13,8 +13,10 @@
     end
 {%- endmacro %}
 
-{% macro split_key_column() -%}
-    {{ 'cluster_id' if var('split_key') == 'cluster' else 'content_hash' }}
+{% macro split_key_column(hash_column='content_hash') -%}
+    {#- The split key per the split_key var: the near-duplicate cluster, or the record's own hash
+        (records not redacted, i.e. duplicates, only have dedup_hash). -#}
+    {{ 'cluster_id' if var('split_key') == 'cluster' else hash_column }}
 {%- endmacro %}
 
 {% macro holdout_source_list() -%}

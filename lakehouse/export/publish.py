@@ -2,7 +2,7 @@
 
 Called from the dbt Python model ``release_export`` after every release gate has passed, with
 DuckDB relations of the release marts. Files are streamed from DuckDB in a fixed order
-(split, family, content_hash) so the same raw data and seed give byte-identical files.
+(shard_key, content_hash) so the same raw data and seed give byte-identical files.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from lakehouse import __version__
 from lakehouse.export.files import FileEntry, HashingWriter
-from lakehouse.storage import CATALOG_PREFIX, CURATED_PREFIX, QUARANTINE_PREFIX, RELEASES_PREFIX, Storage
+from lakehouse.storage import CATALOG_PREFIX, CURATED_PREFIX, QUARANTINE_PREFIX, RELEASES_PREFIX, Storage, split_s3_uri
 
 if TYPE_CHECKING:
     import duckdb
@@ -60,14 +60,12 @@ class ReleaseInputs:
     """DuckDB relations of the marts the release is made from."""
 
     release: "duckdb.DuckDBPyRelation"
+    stages: "duckdb.DuckDBPyRelation"                      # curriculum_stages seed
+    stats: "duckdb.DuckDBPyRelation"                       # release_stats mart
     conversations: "duckdb.DuckDBPyRelation | None" = None
     quarantine: "duckdb.DuckDBPyRelation | None" = None
     coverage: "duckdb.DuckDBPyRelation | None" = None
-    stages: "duckdb.DuckDBPyRelation | None" = None       # curriculum_stages seed
-    stats: "duckdb.DuckDBPyRelation | None" = None        # release_stats mart
     near_removals: "duckdb.DuckDBPyRelation | None" = None
-    extra_reports: dict[str, Any] = field(default_factory=dict)   # reports/<name>.json -> object
-    curriculum: dict[str, Any] | None = None
     gates: list[str] = field(default_factory=list)
 
 
@@ -87,7 +85,7 @@ def _rows(rel: "duckdb.DuckDBPyRelation", sql: str) -> list[dict[str, Any]]:
 
 
 def _write_shards(rel: "duckdb.DuckDBPyRelation", staging: str) -> tuple[list[FileEntry], dict[str, Any]]:
-    ordered = rel.query("r", "select shard_key, json_line, split, family as source_family, kind from r "
+    ordered = rel.query("r", "select shard_key, json_line, split, family, kind from r "
                              "order by shard_key, content_hash")
     reader = ordered.fetch_record_batch(10_000)
     compiled = HashingWriter(os.path.join(staging, COMPILED_KEY), COMPILED_KEY)
@@ -98,7 +96,7 @@ def _write_shards(rel: "duckdb.DuckDBPyRelation", staging: str) -> tuple[list[Fi
     for batch in reader:
         cols = batch.to_pydict()
         for key, line, split, fam, kind in zip(cols["shard_key"], cols["json_line"], cols["split"],
-                                               cols["source_family"], cols["kind"]):
+                                               cols["family"], cols["kind"]):
             if current is None or current.key != key:
                 if current is not None:
                     entries.append(current.close())
@@ -119,39 +117,6 @@ def _write_shards(rel: "duckdb.DuckDBPyRelation", staging: str) -> tuple[list[Fi
         entries.append(current.close())
     entries.append(compiled.close())
     return entries, counts
-
-
-def default_curriculum(rel: "duckdb.DuckDBPyRelation", version: str, seed: int) -> dict[str, Any]:
-    """Phases by kind, one stage per phase, families weighted by record count (no registry)."""
-    rows = _rows(rel, "select kind, phase, stage, source_family, split, shard_key, count(*) as n from r "
-                      "group by all order by phase, stage nulls first, source_family, split, shard_key")
-    names = {"A": ("continued_pretraining", "pretrain"), "B": ("sft", "sft"), "C": ("preference", "preference")}
-    phases: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        ph = phases.setdefault(r["phase"], {"phase": r["phase"], "name": names[r["phase"]][0],
-                                            "kind": names[r["phase"]][1], "stages": {}})
-        st = ph["stages"].setdefault(r["stage"], {"stage": r["stage"], "name": f"stage_{r['stage']}" if r["stage"] else names[r["phase"]][0],
-                                                  "weight": 1.0, "families": {}})
-        fam = st["families"].setdefault(r["source_family"], {"family": r["source_family"], "records": 0,
-                                                             "files": {"train": [], "val": [], "test": []}})
-        fam["records"] += r["n"]
-        fam["files"].setdefault(r["split"], []).append(r["shard_key"])
-    out_phases = []
-    for p in sorted(phases):
-        ph = phases[p]
-        stages = []
-        for key in sorted(ph["stages"], key=lambda s: (s is not None, s or 0)):
-            st = ph["stages"][key]
-            total = sum(f["records"] for f in st["families"].values()) or 1
-            fams = [{"family": f["family"], "weight": round(f["records"] / total, 6),
-                     "files": {k: sorted(set(v)) for k, v in f["files"].items()}}
-                    for f in sorted(st["families"].values(), key=lambda f: f["family"])]
-            stages.append({"stage": st["stage"], "name": st["name"], "weight": st["weight"], "families": fams})
-        if len(stages) > 1:
-            for st in stages:
-                st["weight"] = round(1.0 / len(stages), 6)
-        out_phases.append({"phase": ph["phase"], "name": ph["name"], "kind": ph["kind"], "stages": stages})
-    return {"version": version, "seed": seed, "phases": out_phases}
 
 
 PHASE_NAMES = {"A": ("continued_pretraining", "pretrain"), "B": ("sft", "sft"), "C": ("preference", "preference")}
@@ -236,15 +201,6 @@ def audit_report(inputs: ReleaseInputs) -> dict[str, Any]:
             "gates": [{"gate": g, "result": "pass"} for g in inputs.gates]}
 
 
-def default_stats(rel: "duckdb.DuckDBPyRelation") -> dict[str, Any]:
-    rows = _rows(rel, """
-        select source_family as family, split, coalesce(stage::varchar, '') as stage, kind,
-               count(*) as records, sum(n_turns) as turns, sum(n_chars) as chars,
-               min(n_chars) as min_chars, max(n_chars) as max_chars
-        from r group by all order by family, split, stage, kind""")
-    return {"by_family_split_stage": rows}
-
-
 def _curated_tables(storage: Storage, inputs: ReleaseInputs) -> None:
     from deltalake import write_deltalake
 
@@ -291,23 +247,17 @@ def _existing_manifest(storage: Storage, version: str) -> dict[str, Any] | None:
 
 
 def publish_release(storage: Storage, inputs: ReleaseInputs, *, version: str | None = None, seed: int = 42,
-                    overwrite: bool = False, project_dir: str | None = None,
-                    extra_manifest: dict[str, Any] | None = None) -> PublishResult:
+                    overwrite: bool = False, project_dir: str | None = None) -> PublishResult:
     version = version or default_version()
     if not version or "/" in version or version.startswith("."):
         raise ValueError(f"invalid release version {version!r}")
     storage.ensure_root()
     prefix = release_prefix(version)
-    with tempfile.TemporaryDirectory(prefix="lakehouse-release-") as staging:
+    staging = _staging_dir(storage, prefix)
+    try:
         entries, counts = _write_shards(inputs.release, staging)
-        if inputs.curriculum is not None:
-            curriculum = inputs.curriculum
-        elif inputs.stages is not None:
-            curriculum = registry_curriculum(inputs.release, inputs.stages, version, seed)
-        else:
-            curriculum = default_curriculum(inputs.release, version, seed)
-        stats = ({"by_family_split_stage": _rows(inputs.stats, "select * from r order by family, split, stage nulls first, kind")}
-                 if inputs.stats is not None else default_stats(inputs.release))
+        curriculum = registry_curriculum(inputs.release, inputs.stages, version, seed)
+        stats = {"by_family_split_stage": _rows(inputs.stats, "select * from r order by family, split, stage nulls first, kind")}
         reports: dict[str, Any] = {"stats": stats, "audit": audit_report(inputs)}
         if inputs.near_removals is not None:
             n = _rows(inputs.near_removals, "select count(*) as n, round(avg(jaccard), 4) as mean_jaccard from r")[0]
@@ -318,7 +268,6 @@ def publish_release(storage: Storage, inputs: ReleaseInputs, *, version: str | N
                 if isinstance(src.get("quarantined_by_reason"), str):
                     src["quarantined_by_reason"] = json.loads(src["quarantined_by_reason"])
             reports["coverage"] = {"sources": sources}
-        reports.update(inputs.extra_reports)
         for name, obj in [("curriculum.json", curriculum)] + [(f"reports/{k}.json", v) for k, v in sorted(reports.items())]:
             w = HashingWriter(os.path.join(staging, name), name)
             w.write_all(_json_bytes(obj), records=0)
@@ -330,8 +279,6 @@ def publish_release(storage: Storage, inputs: ReleaseInputs, *, version: str | N
             "git_commit": git_commit(project_dir), "package_version": __version__, "seed": seed,
             "counts": counts, "files": [e.as_dict() for e in entries],
         }
-        if extra_manifest:
-            manifest.update(extra_manifest)
 
         existing = _existing_manifest(storage, version)
         if existing is not None:
@@ -346,40 +293,43 @@ def publish_release(storage: Storage, inputs: ReleaseInputs, *, version: str | N
                     f"or release_overwrite: true")
         _curated_tables(storage, inputs)
         _upload(storage, staging, prefix, entries, manifest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone already when a local release was renamed into place
     _index_release(storage, inputs.release, version)
     log.info("release %s published: %d records, %d files", version, counts["records"], len(entries))
     return PublishResult(version, storage.uri(prefix), "published", entries, counts)
 
 
+def _staging_dir(storage: Storage, prefix: str) -> str:
+    """Where release files are written first: for a local root a hidden folder beside the release
+    (same filesystem, so publishing is one rename and no byte is copied), for S3 a local temp dir."""
+    if storage.is_s3:
+        return tempfile.mkdtemp(prefix="lakehouse-release-")
+    final = storage.uri(prefix)
+    parent = os.path.dirname(final)
+    os.makedirs(parent, exist_ok=True)
+    return tempfile.mkdtemp(prefix=f".{os.path.basename(final)}.tmp-", dir=parent)
+
+
 def _upload(storage: Storage, staging: str, prefix: str, entries: list[FileEntry], manifest: dict[str, Any]) -> None:
-    """Data files first, manifest last. Locally the whole folder appears with one rename."""
+    """Data files first, manifest last. Locally the staged folder becomes the release with one rename."""
     manifest_bytes = _json_bytes(manifest)
     if not storage.is_s3:
         final = storage.uri(prefix)
-        parent = os.path.dirname(final)
-        os.makedirs(parent, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(final)}.tmp-", dir=parent)
-        for e in entries:
-            dst = os.path.join(tmp, e.key)
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            shutil.copyfile(os.path.join(staging, e.key), dst)
-        with open(os.path.join(tmp, MANIFEST), "wb") as f:
+        with open(os.path.join(staging, MANIFEST), "wb") as f:
             f.write(manifest_bytes)
         if os.path.exists(final):
             old = final + f".old-{os.getpid()}"
             os.replace(final, old)
-            os.replace(tmp, final)
+            os.replace(staging, final)
             shutil.rmtree(old, ignore_errors=True)
         else:
-            os.replace(tmp, final)
+            os.replace(staging, final)
         return
     # S3: remove the manifest first (the release stops existing), stale files, then upload
     if storage.exists(f"{prefix}/{MANIFEST}"):
-        bucket_key = storage.uri(f"{prefix}/{MANIFEST}")
-        from lakehouse.storage import split_s3_uri
-
-        b, k = split_s3_uri(bucket_key)
-        storage.s3.delete_object(Bucket=b, Key=k)
+        bucket, key = split_s3_uri(storage.uri(f"{prefix}/{MANIFEST}"))
+        storage.s3.delete_object(Bucket=bucket, Key=key)
     storage.delete_prefix(prefix)
     for e in entries:
         storage.put_file(os.path.join(staging, e.key), f"{prefix}/{e.key}")

@@ -9,6 +9,7 @@ by the dbt pipeline, unless ``strict`` asks to refuse the whole file.
 from __future__ import annotations
 
 import fnmatch
+import glob
 import hashlib
 import logging
 import os
@@ -142,7 +143,7 @@ def expand_inputs(inputs: Iterable[str], storage: Storage) -> list[InputFile]:
             continue
         p = Path(item).expanduser()
         if any(c in item for c in "*?["):
-            matches = sorted(Path(m) for m in __import__("glob").glob(str(p), recursive=True))
+            matches = sorted(Path(m) for m in glob.glob(str(p), recursive=True))
             files = [m for m in matches if m.is_file()]
             if not files:
                 raise LandingError(f"{item}: no file matches")
@@ -164,14 +165,18 @@ def _opener(storage: Storage, uri: str) -> Callable[[], IO[bytes]]:
     return lambda: storage.open_read(uri)
 
 
-def file_sha256(open_stream: Callable[[], IO[bytes]]) -> tuple[str, int]:
+def file_sha256(open_stream: Callable[[], IO[bytes]], head_bytes: int = 4096) -> tuple[str, int, bytes]:
+    """(sha256, size, first bytes) in one streamed pass: the head serves file-format detection."""
     h = hashlib.sha256()
     n = 0
+    head = b""
     with open_stream() as f:
         while chunk := f.read(4 * 1024 * 1024):
+            if n < head_bytes:
+                head += chunk[: head_bytes - n]
             h.update(chunk)
             n += len(chunk)
-    return h.hexdigest(), n
+    return h.hexdigest(), n, head
 
 
 # -- delta helpers --------------------------------------------------------------------
@@ -183,7 +188,8 @@ def landings_table_uri(storage: Storage) -> str:
     return storage.uri(CATALOG_PREFIX, "landings")
 
 
-def already_landed(storage: Storage, table_uri: str, sha256: str) -> bool:
+def landed_state(storage: Storage, table_uri: str, sha256: str | None = None) -> tuple[bool, bool]:
+    """(the table exists, a file with this sha256 is already in it), from one load of the log."""
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
     import pyarrow.dataset as ds
@@ -191,8 +197,10 @@ def already_landed(storage: Storage, table_uri: str, sha256: str) -> bool:
     try:
         dt = DeltaTable(table_uri, storage_options=storage.delta_storage_options())
     except TableNotFoundError:
-        return False
-    return dt.to_pyarrow_dataset().count_rows(filter=ds.field("file_sha256") == sha256) > 0
+        return False, False
+    if sha256 is None:
+        return True, False
+    return True, dt.to_pyarrow_dataset().count_rows(filter=ds.field("file_sha256") == sha256) > 0
 
 
 # -- landing --------------------------------------------------------------------------
@@ -264,18 +272,17 @@ def _land_one(f: InputFile, *, storage: Storage, table_uri: str, source: str, fa
 
     open_stream = _opener(storage, f.uri)
     try:
-        sha, nbytes = file_sha256(open_stream)
+        sha, nbytes, head = file_sha256(open_stream)
     except FileNotFoundError as e:
         raise LandingError(f"{f.uri}: file not found") from e
     fr = FileReport(source_key=f.uri, status="landed", file_sha256=sha)
     if nbytes == 0:
         raise LandingError(f"{f.uri}: empty file (0 bytes)")
-    if already_landed(storage, table_uri, sha):
+    table_existed, landed = landed_state(storage, table_uri, sha)
+    if landed:
         fr.status = "skipped"
         return fr
 
-    with open_stream() as s:
-        head = s.read(4096)
     fmt, _gz = shapes.detect_file_format(f.name, head) if file_format is None else (file_format, False)
     fr.input_format = fmt
     records = shapes.iter_raw_records(open_stream, f.uri, fmt, options)
@@ -352,7 +359,6 @@ def _land_one(f: InputFile, *, storage: Storage, table_uri: str, source: str, fa
         return pa.RecordBatch.from_arrays(arrays, schema=RAW_SCHEMA)
 
     reader = pa.RecordBatchReader.from_batches(RAW_SCHEMA, batches())
-    table_existed = _table_exists(storage, table_uri)
     try:
         write_deltalake(table_uri, reader, mode="append", storage_options=storage.delta_storage_options(),
                         commit_properties=CommitProperties(custom_metadata={
@@ -374,20 +380,10 @@ def _land_one(f: InputFile, *, storage: Storage, table_uri: str, source: str, fa
     return fr
 
 
-def _table_exists(storage: Storage, table_uri: str) -> bool:
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    try:
-        DeltaTable(table_uri, storage_options=storage.delta_storage_options())
-        return True
-    except TableNotFoundError:
-        return False
-
-
 def _remove_uncommitted_table(storage: Storage, table_uri: str) -> None:
-    """A first write that failed leaves data files without a log: remove them (no commit exists)."""
-    if not _table_exists(storage, table_uri):
+    """A first write that failed leaves data files without a log: remove them, unless another
+    landing created the table meanwhile (checked again: the earlier answer may be stale)."""
+    if not landed_state(storage, table_uri)[0]:
         storage.delete_prefix(table_uri)
 
 

@@ -13,8 +13,9 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Any, Iterable
 
+from lakehouse.export.verify import hash_stream
 from lakehouse.storage import RELEASES_PREFIX, Storage
 
 log = logging.getLogger(__name__)
@@ -184,30 +185,10 @@ def open_release(spec: str, storage: Storage | None = None) -> Release:
     return rel
 
 
-def hash_stream(chunks: Iterable[bytes]) -> tuple[str, int, int]:
-    """(sha256 hex, bytes, newline count) of a stream of chunks."""
-    h = hashlib.sha256()
-    n = lines = 0
-    for c in chunks:
-        h.update(c)
-        n += len(c)
-        lines += c.count(b"\n")
-    return h.hexdigest(), n, lines
-
-
-def _chunks(f: IO[bytes]) -> Iterator[bytes]:
-    while True:
-        c = f.read(CHUNK)
-        if not c:
-            return
-        yield c
-
-
 def verify_file(release: Release, entry: FileEntry) -> None:
     uri = release.file_uri(entry.key)
     try:
-        with release.storage.open_read(uri) as f:
-            digest, n, lines = hash_stream(_chunks(f))
+        digest, n, lines = hash_stream(release.storage, uri)
     except FileNotFoundError as e:
         raise ReleaseIntegrityError(f"{entry.key}: listed in the manifest but missing at {uri}") from e
     problems = []

@@ -64,7 +64,7 @@ select
         when post_redaction_duplicate_of is not null then 'exact_after_redaction'
     end as duplicate_kind,
     near_jaccard,
-    coalesce(released_split, {{ split_of(split_key_column() if var('split_key') == 'cluster' else 'dedup_hash', 'coalesce(is_holdout, false)') }}) as split,
+    coalesce(released_split, {{ split_of(split_key_column('dedup_hash'), 'coalesce(is_holdout, false)') }}) as split,
     phase,
     stage,
     pii_status,
