@@ -301,8 +301,37 @@ def _mount_query_commands() -> None:
     app.command("trace", help="A record's story: source, transformations, dedup decisions, split, releases.")(trace_command)
 
 
+# Command groups that live beside the feature they drive. Each entry is "module:attribute" of a
+# typer.Typer; a group whose module is absent (an optional extra, or not yet written) is skipped.
+# Add a line here, and keep the group's code in its own package.
+SUBAPPS: dict[str, tuple[str, str]] = {
+    "cache": ("lakehouse.engine.cli:app", "Per-record result caches: status and garbage collection."),
+    "pii": ("lakehouse.privacy.cli:app", "Redact or scan any ChatML JSONL file with the pipeline's redactor."),
+    "quality": ("lakehouse.quality.cli:app", "Score ChatML JSONL with the clinical quality scorers."),
+    "qa": ("lakehouse.review.cli:app", "Clinician QA: sample a release for review, record decisions."),
+    "generate": ("lakehouse.generate.cli:app", "Generate edge-case chats and preference pairs with a local model or endpoint."),
+    "persona": ("lakehouse.generate.persona_cli:app", "Build a voice persona from talk transcripts."),
+    "export": ("lakehouse.export.trainers_cli:app", "Export a release for LLaMA-Factory or Axolotl."),
+}
+
+
+def _mount_subapps() -> None:
+    import importlib
+
+    for name, (target, help_text) in SUBAPPS.items():
+        module, _, attr = target.partition(":")
+        try:
+            sub = getattr(importlib.import_module(module), attr)
+        except ModuleNotFoundError as e:
+            if e.name and (module == e.name or module.startswith(e.name + ".")):
+                continue  # the group's package is not there
+            raise
+        app.add_typer(sub, name=name, help=help_text)
+
+
 _mount_query_commands()
 _mount_optional_commands()
+_mount_subapps()
 
 
 def main() -> None:

@@ -216,6 +216,19 @@ class Redactor:
                 self._cache.popitem(last=False)
             return out
 
+    def seed_cache(self, findings: "dict[bytes, tuple[Finding, ...]]") -> None:
+        """Pre-load analyses computed elsewhere (the engine's persistent span cache), keyed by
+        ``text_key``. Findings must come from the same privacy config (the engine keys its cache
+        by ``config.config_hash``)."""
+        with self._lock:
+            for k, v in findings.items():
+                self._cache[k] = tuple(v)
+
+    def cache_items(self) -> "list[tuple[bytes, tuple[Finding, ...]]]":
+        """Every (text_key, findings) held in memory: what the engine persists after a batch."""
+        with self._lock:
+            return list(self._cache.items())
+
     def clear_cache(self) -> None:
         """Forget cached analyses (e.g. between benchmark runs)."""
         with self._lock:
