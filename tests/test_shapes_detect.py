@@ -155,3 +155,100 @@ def test_detect_json_text_columns_and_answer_lists() -> None:
     assert detect_shape([{"question": "Why?", "answers": ["Because.", "Who knows."]}]).shape == "qa"
     d = detect_shape([{"instruction": "Fix:", "input": "x", "chosen": "a", "rejected": "b"}])
     assert d.shape == "preference" and d.options.question_key == "instruction" and d.options.input_key == "input"
+
+
+# -- shapes found by content (issue 15) ---------------------------------------------------------------
+def _land_like(path: Path, options: ShapeOptions = ShapeOptions()):
+    """What landing does: format from name + head, records, detection, conversion (grouped per file)."""
+    from lakehouse.shapes import detect_file_format
+
+    head = path.read_bytes()[:4096]
+    fmt, _ = detect_file_format(path.name, head)
+    recs = list(read_path(path, fmt, options))
+    d = detect_shape([r.record for r in recs if r.record is not None], options, fmt)
+    return fmt, recs, d
+
+
+def test_json_lines_inside_txt_is_read_as_json_lines(tmp_path: Path) -> None:
+    import json
+
+    rows = [{"messages": [{"role": "user", "content": f"question {i}"}, {"role": "assistant", "content": f"answer {i}"}]}
+            for i in range(5)]
+    p = tmp_path / "train.txt"
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    fmt, recs, d = _land_like(p)
+    assert fmt == "jsonl" and d.shape == "chatml" and len(recs) == 5
+    # a first line longer than the sniffed head still counts
+    long = tmp_path / "long.txt"
+    long.write_text(json.dumps({"text": "x " * 5000}) + "\n" + json.dumps({"text": "y"}) + "\n")
+    assert _land_like(long)[0] == "jsonl"
+    # prose stays text
+    prose = tmp_path / "notes.txt"
+    prose.write_text("{This} is a note, not JSON.\nSecond line.\n")
+    assert _land_like(prose)[0] == "txt"
+
+
+def _turn_file(path: Path, turns: list[tuple[str, str]]) -> Path:
+    import json
+
+    path.write_text(json.dumps([{"role": r, "content": c, "annotation": ["x"]} for r, c in turns]))
+    return path
+
+
+def test_json_file_of_one_sessions_turns_is_one_conversation(tmp_path: Path) -> None:
+    folder = tmp_path / "sessions"
+    folder.mkdir()
+    for i in range(3):
+        _turn_file(folder / f"s{i}.json", [("client", f"I feel low {i}"), ("counselor", "Tell me more?"),
+                                           ("client", "It started in May."), ("counselor", "What changed then?")])
+    for f in sorted(folder.iterdir()):
+        fmt, recs, d = _land_like(f)
+        assert fmt == "json" and d.shape == "utterance_rows" and d.options.conversation_key is None
+        assert "one conversation per file" in d.reason
+        assert {utterance_group_id(r.record, d.options) for r in recs} == {""}
+        [c] = convert_group([r.record for r in recs], d.options)
+        assert c.ok and [m["role"] for m in c.messages] == ["user", "assistant", "user", "assistant"]
+
+
+def test_speaker_codes_roles_inferred_from_alternation(tmp_path: Path) -> None:
+    f = _turn_file(tmp_path / "codes.json", [("P1", "Hi, I can't sleep."), ("P2", "What keeps you awake?"),
+                                             ("P1", "Worry."), ("P2", "What kind of worry?"), ("P1", "Money.")])
+    _, recs, d = _land_like(f)
+    assert d.options.role_map == {"P1": "user", "P2": "assistant"}
+    assert "roles inferred from turn order" in d.reason and "'P1' -> user" in d.reason
+    [c] = convert_group([r.record for r in recs], d.options)
+    assert c.ok and c.messages[0] == {"role": "user", "content": "Hi, I can't sleep."}
+    # message lists too: every conversation opens with the same code
+    recs2 = [{"messages": [{"role": "A", "content": f"q{i}"}, {"role": "B", "content": f"a{i}"}]} for i in range(4)]
+    d2 = detect_shape(recs2)
+    assert d2.shape == "chatml" and d2.options.role_map == {"A": "user", "B": "assistant"}
+    [c2] = convert(recs2[0], d2.shape, d2.options)
+    assert c2.ok and [m["role"] for m in c2.messages] == ["user", "assistant"]
+    # a user's --role-map wins over the inference
+    d3 = detect_shape(recs2, ShapeOptions(role_map={"A": "assistant", "B": "user"}))
+    assert d3.options.role_map == {"A": "assistant", "B": "user"} and "roles inferred" not in d3.reason
+
+
+def test_ambiguous_speaker_codes_are_quarantined_with_a_role_map_hint() -> None:
+    # openers differ between conversations: which code is the client is not settled
+    recs = [{"messages": [{"role": "A", "content": "q"}, {"role": "B", "content": "a"}]},
+            {"messages": [{"role": "B", "content": "q"}, {"role": "A", "content": "a"}]}]
+    d = detect_shape(recs)
+    assert d.options.role_map == {} and "--role-map A=user,B=assistant" in d.reason
+    assert "open with different speakers" in d.reason
+    [c] = convert(recs[0], d.shape, d.options)
+    assert c.quarantine_reason.startswith("unknown role 'A' (speaker codes A, B")
+    assert "--role-map A=user,B=assistant" in c.quarantine_reason
+    # three codes, and consecutive turns by one code, are ambiguous too
+    three = [{"messages": [{"role": "A", "content": "q"}, {"role": "B", "content": "a"}, {"role": "C", "content": "b"}]}]
+    assert "3 speaker codes" in detect_shape(three).reason
+    twice = [{"messages": [{"role": "A", "content": "q"}, {"role": "A", "content": "q2"}, {"role": "B", "content": "a"}]}]
+    assert "consecutive turns" in detect_shape(twice).reason
+    rows = [{"speaker": s, "text": t} for s, t in (("X", "hi"), ("X", "again"), ("Y", "hello"))]
+    d4 = detect_shape(rows, file_format="json")
+    [c4] = convert_group(rows, d4.options)
+    assert d4.shape == "utterance_rows" and c4.quarantine_reason.startswith("unknown role 'X'")
+    # a single unknown name among real roles keeps the plain reason
+    [c5] = convert({"messages": [{"role": "narrator", "content": "x"}, {"role": "assistant", "content": "y"}]},
+                   "chatml", ShapeOptions())
+    assert c5.quarantine_reason == "unknown role 'narrator'"

@@ -94,12 +94,37 @@ def decode_json_list(value: Any) -> Any:
     return value
 
 
+def _roles(labels: list[Any], role_map: Mapping[str, str]) -> list[str]:
+    """Roles of a conversation's speaker labels. An unknown label quarantines it; when none of its
+    non-system labels is a role name (speaker codes), the reason names the --role-map to pass."""
+    roles = [normalize_role(x, role_map) for x in labels]
+    bad = [x for x, r in zip(labels, roles) if r is None or r not in _VALID_ROLES]
+    if not bad:
+        return roles  # type: ignore[return-value]
+    first = "" if bad[0] is None else str(bad[0]).strip()
+    if any(r in ("user", "assistant") for r in roles):
+        raise _Reject(f"unknown role '{first}'")
+    codes: list[str] = []
+    for x in bad:
+        c = "" if x is None else str(x).strip()
+        if c not in codes:
+            codes.append(c)
+    if len(codes) < 2:
+        raise _Reject(f"unknown role '{first}'")
+    from lakehouse.shapes.roles import RoleInference
+
+    hint = RoleInference(tuple(codes), None, "").suggestion()
+    raise _Reject(f"unknown role '{first}' (speaker codes {', '.join(codes)} are not role names and their roles "
+                  f"could not be inferred from turn order: land with --role-map {hint})")
+
+
 def turns_from_list(turns: Any, options: ShapeOptions) -> Raw:
     """A list of turn objects (or its JSON text) -> [(role, raw content)]; unknown roles raise."""
     turns = decode_json_list(turns)
     if not isinstance(turns, list):
         raise _Reject("invalid_turns")
-    out: Raw = []
+    labels: list[Any] = []
+    texts: list[Any] = []
     for t in turns:
         if not isinstance(t, dict):
             raise _Reject("invalid_turns")
@@ -109,8 +134,9 @@ def turns_from_list(turns: Any, options: ShapeOptions) -> Raw:
             raise _Reject("missing_field 'role'")
         if tk is None:
             raise _Reject("missing_field 'content'")
-        out.append((_role(t[rk], options.role_map), t[tk]))
-    return out
+        labels.append(t[rk])
+        texts.append(t[tk])
+    return list(zip(_roles(labels, options.role_map), texts))
 
 
 def _message(value: Any, options: ShapeOptions, default_role: str) -> Raw:
@@ -358,20 +384,18 @@ def convert_group(rows: list[dict], options: ShapeOptions, policy: Policy | None
     _check_role_map(options)
     policy = policy or load_policy()
     try:
-        raw: Raw = []
-        for row in rows:
-            role_v = _get(row, options.role_key, ROLE_KEYS)
-            text_v = _get(row, options.text_key, TURN_TEXT_KEYS)
-            raw.append((_role(role_v, options.role_map), text_v))
-        return [_sft(raw, policy)]
+        labels = [_get(row, options.role_key, ROLE_KEYS) for row in rows]
+        texts = [_get(row, options.text_key, TURN_TEXT_KEYS) for row in rows]
+        return [_sft(list(zip(_roles(labels, options.role_map), texts)), policy)]
     except _Reject as e:
         return [Converted(kind="sft", quarantine_reason=e.reason)]
 
 
 def utterance_group_id(record: Mapping[str, Any], options: ShapeOptions) -> str:
-    """The conversation id of one utterance row (``options.conversation_key``) as a string."""
+    """The conversation id of one utterance row (``options.conversation_key``) as a string; without a
+    conversation_key the whole file is one conversation (id ``""``), as the build groups it."""
     if not options.conversation_key:
-        raise ValueError("utterance_rows needs options.conversation_key (the conversation id column)")
+        return ""
     return str(record.get(options.conversation_key))
 
 

@@ -16,7 +16,8 @@ from lakehouse.shapes.keys import (
     REJECTED_KEYS, ROLE_KEYS, SPEAKER_KEYS, SYSTEM_KEYS, TEXT_KEYS, TITLE_KEYS, TURN_KEYS, TURN_TEXT_KEYS,
     UTTERANCE_KEYS, first_key,
 )
-from lakehouse.shapes.convert import decode_json_list
+from lakehouse.shapes.convert import decode_json_list, utterance_sort_key
+from lakehouse.shapes.roles import infer_roles, norm_label
 from lakehouse.shapes.transcript import looks_like_transcript
 from lakehouse.shapes.types import SHAPES, InputError, ShapeDecision, ShapeOptions
 
@@ -197,6 +198,32 @@ def _utterance_rows(records: Records, opts: ShapeOptions) -> _Fit | None:
                 f"text '{tk}'")
 
 
+def _file_turns(records: Records, opts: ShapeOptions) -> _Fit | None:
+    """Each record is one turn ({role, content, ...}) and nothing names a conversation: the file is
+    one conversation (e.g. a JSON file whose top level is a session's list of turns). Converted as
+    utterance_rows without a conversation_key (grouped by file, in file order)."""
+    if opts.conversation_key:
+        return None
+    rk = _common_key(records, opts.role_key, SPEAKER_KEYS)
+    if not rk:
+        return None
+    tk = _common_key(records, opts.text_key, UTTERANCE_KEYS + TURN_TEXT_KEYS, exclude=(rk,))
+    if not tk or _common_key(records, None, GROUP_KEYS, exclude=(rk, tk)):
+        return None
+    share = _share(records, lambda r: isinstance(r.get(rk), str) and 0 < len(r[rk].strip()) <= 40
+                   and _is_text(r.get(tk)))
+    labels = {norm_label(r[rk]) for r in records if isinstance(r.get(rk), str)}
+    if len(labels) < 2 or len(labels) > 4:
+        return None  # one speaker is not a conversation; many distinct values are not speaker labels
+    out: dict[str, Any] = {"role_key": rk, "text_key": tk}
+    turn = _common_key(records, opts.turn_key, TURN_KEYS, exclude=(rk, tk))
+    if turn:
+        out["turn_key"] = turn
+    return _Fit("utterance_rows", share, out,
+                f"one conversation per file: each record is a turn {{{rk}, {tk}}}, in "
+                f"{'turn ' + repr(turn) if turn else 'file'} order")
+
+
 def _qa(records: Records, opts: ShapeOptions) -> _Fit | None:
     qk = _common_key(records, opts.question_key, PROMPT_KEYS)
     ak = _common_key(records, opts.answer_key, OUTPUT_KEYS, exclude=(qk,))
@@ -241,8 +268,46 @@ def _text(records: Records, opts: ShapeOptions) -> _Fit | None:
 
 
 _DETECTORS: tuple[Callable[[Records, ShapeOptions], _Fit | None], ...] = (
-    _preference, _kto, _messages, _alpaca, _utterance_rows, _qa, _transcript, _text,
+    _preference, _kto, _messages, _alpaca, _utterance_rows, _file_turns, _qa, _transcript, _text,
 )
+
+
+def _speaker_sequences(records: Records, shape: str, opts: ShapeOptions) -> list[list[object]]:
+    """The raw speaker label of every turn, conversation by conversation, as far as the sample shows."""
+    if shape in ("chatml", "sharegpt", "role_list"):
+        out = []
+        for r in records:
+            turns = decode_json_list(r.get(opts.conversation_key or ""))
+            if isinstance(turns, list):
+                out.append([t.get(opts.role_key or "") for t in turns if isinstance(t, dict)])
+        return out
+    if shape == "utterance_rows":
+        groups: dict[str, list[tuple[tuple, object]]] = {}
+        for i, r in enumerate(records):
+            gid = str(r.get(opts.conversation_key)) if opts.conversation_key else ""
+            groups.setdefault(gid, []).append((utterance_sort_key(r, opts, i), r.get(opts.role_key or "")))
+        return [[label for _, label in sorted(rows, key=lambda x: x[0])] for rows in groups.values()]
+    return []
+
+
+def _with_inferred_roles(decision: ShapeDecision, records: Records) -> ShapeDecision:
+    """Speaker codes that are not role names: roles from turn order when unambiguous (added to the
+    role_map, user entries win), else a note naming the --role-map to pass."""
+    opts = decision.options
+    inference = infer_roles(_speaker_sequences(records, decision.shape, opts), opts.role_map)
+    if inference is None:
+        return decision
+    codes = ", ".join(repr(c) for c in inference.codes)
+    if inference.role_map is not None:
+        role_map = {**inference.role_map, **opts.role_map}
+        mapped = ", ".join(f"{k!r} -> {v}" for k, v in inference.role_map.items())
+        return ShapeDecision(decision.shape, opts.replace(role_map=role_map),
+                             f"{decision.reason}; speaker codes {codes} are not role names: roles inferred from "
+                             f"turn order ({inference.reason}): {mapped} (override with --role-map)")
+    return ShapeDecision(decision.shape, opts,
+                         f"{decision.reason}; speaker codes {codes} are not role names and turn order does not "
+                         f"settle them ({inference.reason}): their records will be quarantined as unknown_role; "
+                         f"name them with --role-map {inference.suggestion()}")
 
 
 def _keys_seen(records: Records) -> str:
@@ -279,4 +344,4 @@ def detect_shape(sample: list[dict], options: ShapeOptions = ShapeOptions(), fil
                              "question/answer keys) when they use other names")
         chosen = best
     reason = f"{chosen.shape}: {chosen.reason} ({chosen.share:.0%} of {len(records)} sampled records)"
-    return ShapeDecision(chosen.shape, options.merged(**chosen.options), reason)
+    return _with_inferred_roles(ShapeDecision(chosen.shape, options.merged(**chosen.options), reason), records)

@@ -163,6 +163,20 @@ def _sniff_content(head: bytes) -> str | None:
     return None
 
 
+def _txt_holds_jsonl(head: bytes) -> bool:
+    """A .txt whose first line is a JSON object (or opens one, '{"', past the sniffed head) is JSON Lines."""
+    body = head.removeprefix(UTF8_BOM).lstrip()
+    if body[:1] != b"{":
+        return False
+    first, sep, _ = body.partition(b"\n")
+    if not sep and len(head) >= HEAD_BYTES // 16 and re.match(rb'\{\s*"[^"\n]{1,200}"\s*:', body):
+        return True  # one line longer than the head: an object opening with a key
+    try:
+        return isinstance(json.loads(decode_bytes(first)), dict)
+    except ValueError:
+        return False
+
+
 def _strip_gz(name: str) -> str:
     low = name.lower()
     for suffix in (".gz", ".gzip"):
@@ -182,6 +196,8 @@ def detect_file_format(name: str, head: bytes) -> tuple[str, bool]:
     base = _strip_gz(name)
     ext = os.path.splitext(base)[1]
     if ext in _EXTENSIONS:
+        if _EXTENSIONS[ext] == "txt" and _txt_holds_jsonl(_gunzip_head(head) if head.startswith(GZIP_MAGIC) else head):
+            return "jsonl", gz  # JSON Lines shipped as .txt: the content decides
         return _EXTENSIONS[ext], gz
     fmt = _sniff_content(_gunzip_head(head) if head.startswith(GZIP_MAGIC) else head)
     if fmt:

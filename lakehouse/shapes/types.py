@@ -36,7 +36,10 @@ class ShapeOptions:
       = keys inside each turn object; kto also ``label_key``.
     - alpaca: ``question_key`` = instruction, ``input_key`` = input, ``answer_key`` = output, ``system_key``.
     - qa: ``question_key``, ``answer_key``, optional ``title_key`` (joined before the question).
-    - utterance_rows: ``conversation_key`` = group id column, ``turn_key``, ``role_key``, ``text_key``.
+    - utterance_rows: ``conversation_key`` = group id column, ``turn_key``, ``role_key``, ``text_key``;
+      without ``conversation_key`` each file is one conversation (a file whose records are its turns).
+    - ``role_map``: raw speaker name -> role; detection adds roles it infers from turn order for
+      speaker codes that are not role names (when unambiguous; user entries win).
     - transcript/text: ``text_key`` = the field holding the text.
     - preference: ``conversation_key`` (prompt as a message list) or ``question_key`` (prompt as a
       string), ``chosen_key``/``rejected_key``; ``role_key``/``text_key`` for message objects.
