@@ -192,6 +192,9 @@ def _print_release(storage: "object", version: str) -> None:
         red = audit.get("redactions_by_entity_type") or {}
         if red:
             typer.echo("  redactions: " + ", ".join(f"{k}={v}" for k, v in sorted(red.items())))
+    from lakehouse.review.signoff import signoff_line
+
+    typer.echo(f"  signoff:   {signoff_line(storage, version)}")  # type: ignore[arg-type]
 
 
 @app.command()
@@ -263,7 +266,20 @@ def release_show(version: str, root: Optional[str] = typer.Option(None, "--root"
     from lakehouse.export import load_manifest
     from lakehouse.storage import Storage
 
-    typer.echo(json.dumps(load_manifest(Storage.from_env(root), version), indent=2, ensure_ascii=False))
+    from lakehouse.review.signoff import signoff_state
+
+    storage = Storage.from_env(root)
+    shown = dict(load_manifest(storage, version), signoff=signoff_state(storage, version))  # not in the file: review state
+    typer.echo(json.dumps(shown, indent=2, ensure_ascii=False))
+
+
+def _mount_signoff() -> None:
+    from lakehouse.review.cli import signoff_command
+
+    release_app.command("signoff", help="Record the release decision (approve, reject, revoke) after clinician QA.")(signoff_command)
+
+
+_mount_signoff()
 
 
 @s3_app.command("serve")

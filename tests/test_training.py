@@ -378,7 +378,8 @@ def test_cli_trains_and_reports(tiny: tuple[Path, Path], tmp_path: Path, local_r
     app.command("noop")(lambda: None)  # two commands: invoked as `... train`, like the lakehouse CLI
     out = tmp_path / "out"
     args = ["train", "--release", VERSION, "--model", str(model), "--output", str(out), "--phase", "C",
-            "--max-steps", "3", "--max-length", "128", "--lr", "3e-3", "--logging-steps", "1"]
+            "--max-steps", "3", "--max-length", "128", "--lr", "3e-3", "--logging-steps", "1",
+            "--allow-unsigned"]  # an unsigned release: allowed with a warning (tests/test_review_signoff.py)
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "phase-C: finished, 3 steps" in res.output and "reward accuracy" in res.output

@@ -92,6 +92,8 @@ def train_command(
                                                          "built-in ChatML one.")] = None,
     cache_dir: Annotated[Optional[str], typer.Option(help="Arrow cache for non-streaming data "
                                                      "(default <output>/.cache/datasets).")] = None,
+    allow_unsigned: Annotated[bool, typer.Option("--allow-unsigned", help="Train on a release without an approved "
+                                                 "signoff (lakehouse release signoff), with a warning.")] = False,
 ) -> None:
     """Train a local model on a release: verify every file against the manifest, then phases A -> B -> C."""
     import os
@@ -114,6 +116,11 @@ def train_command(
 
     try:
         cfg.validate()
+        from lakehouse.review.training import check_release_signoff
+
+        warning = check_release_signoff(release, allow_unsigned=allow_unsigned)  # refuses an unsigned release
+        if warning:
+            typer.echo(f"warning: {warning}", err=True)
         from lakehouse.training.runner import StageInterrupted, run_training
 
         try:
