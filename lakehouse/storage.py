@@ -22,6 +22,8 @@ CURATED_PREFIX = "curated"
 QUARANTINE_PREFIX = "quarantine"
 CATALOG_PREFIX = "catalog"
 RELEASES_PREFIX = "exports/releases"
+# prefixes that hold original (unredacted) text: owner-only locally, data-engineering role only on S3
+PRIVATE_PREFIXES = (RAW_PREFIX, QUARANTINE_PREFIX)
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -203,15 +205,28 @@ class Storage:
         shutil.rmtree(uri, ignore_errors=True)
 
     def ensure_root(self) -> None:
-        """Create the local root folder, or the bucket if the S3 server lacks it."""
+        """Create the local root folder (with owner-only ``raw/`` and ``quarantine/``), or the bucket
+        if the S3 server lacks it."""
         if not self.is_s3:
             Path(self.root).mkdir(parents=True, exist_ok=True)
+            for prefix in PRIVATE_PREFIXES:
+                self.private_dir(prefix)
             return
         bucket, _ = split_s3_uri(self.root)
         try:
             self.s3.head_bucket(Bucket=bucket)
         except Exception:
             self.s3.create_bucket(Bucket=bucket)
+
+    def private_dir(self, prefix: str) -> None:
+        """Create (or restrict) a local folder under the root to owner-only access (0700): the
+        prefixes that keep original, unredacted text. On S3 access is a bucket-policy matter (README)."""
+        if self.is_s3:
+            return
+        p = Path(self.uri(prefix))
+        p.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if p.stat().st_mode & 0o077:
+            os.chmod(p, 0o700)
 
     def local_tempdir(self) -> tempfile.TemporaryDirectory[str]:
         return tempfile.TemporaryDirectory(prefix="lakehouse-")

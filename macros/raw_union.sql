@@ -34,7 +34,31 @@
       null::varchar as file_sha256, null::bigint as file_bytes, null::bigint as rows_read,
       null::bigint as parse_errors, null::varchar as input_format, null::varchar as shape,
       null::varchar as shape_reason, null::varchar as shape_options, null::boolean as is_edge_case,
-      null::varchar as table_uri, null::varchar as package_version
+      null::varchar as table_uri, null::varchar as package_version, null::varchar as repairs
     where false
   {%- endif -%}
+{%- endmacro %}
+
+
+{% macro relative_source_key(column) -%}
+  {#- The relative form of a source_key (what the release and curated tables carry): keys landed
+      by older versions were absolute host paths or s3:// URIs; they become the S3 key or the file
+      name. Relative keys pass unchanged. Same rule as lakehouse.landing.land.relative_source_key. -#}
+  case
+    when {{ column }} like 's3://%' then regexp_replace({{ column }}, '^s3://[^/]+/', '')
+    when {{ column }} like '/%' or regexp_matches({{ column }}, '^([A-Za-z]:[\\/]|\\\\)')
+      then regexp_extract(rtrim({{ column }}, '/\'), '[^/\\]+$')
+    else {{ column }}
+  end
+{%- endmacro %}
+
+
+{% macro parse_error_code(parse_error, input_format) -%}
+  {#- Quarantine reason of an unparseable raw row, named after its format
+      (lakehouse.landing.land.parse_error_code). -#}
+  case
+    when {{ parse_error }} is null then null
+    when {{ input_format }} = 'csv' then 'invalid_csv'
+    else 'invalid_json'
+  end
 {%- endmacro %}

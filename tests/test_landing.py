@@ -36,7 +36,7 @@ def test_land_chatml_keeps_provenance(local_root, tmp_path):
     assert len(rows) == 5
     r = rows[0]
     assert r["source_name"] == "demo" and r["source_family"] == "mental_health_datasets"
-    assert r["license_tag"] == "CC0-1.0" and r["source_key"] == str(f.resolve())
+    assert r["license_tag"] == "CC0-1.0" and r["source_key"] == "a.jsonl"   # relative, never a host path
     assert len(r["file_sha256"]) == 64 and r["landing_id"] == rep.landing_id and r["landed_at"] is not None
     assert sorted(x["row_number"] for x in rows) == [1, 2, 3, 4, 5]
     assert json.loads(r["record"])["messages"][0]["role"] == "system"
@@ -108,7 +108,7 @@ def test_land_from_and_into_s3(s3_root, tmp_path):
     st.write_bytes("incoming/a.jsonl", f.read_bytes())
     rep = land([st.uri("incoming/")], source="s3src", family="f1", license_tag="MIT", storage=st)
     assert rep.files[0].status == "landed" and rep.rows == 5
-    assert rep.files[0].source_key == st.uri("incoming/a.jsonl")
+    assert rep.files[0].source_key == "lakehouse/incoming/a.jsonl"   # the S3 key, without the bucket
     rep = land([st.uri("incoming/a.jsonl")], source="s3src", family="f1", license_tag="MIT", storage=st)
     assert rep.files[0].status == "skipped"
     assert len(raw_rows(st, "s3src")) == 5

@@ -13,7 +13,8 @@ from lakehouse.query.sql import MissingView, QueryError, QuerySession
 from lakehouse.query.trace import TraceNotFound, redaction_counts, trace_record
 from test_query_support import VERSION, BuiltLakehouse, build, local_env, shared_local_lakehouse
 
-TEXT_PHRASE = "keeps me up at night"    # in every fixture conversation: must not leak by default
+TEXT_PHRASE = "keeps me up at night"
+REPO_TARGET = Path(__file__).resolve().parents[1] / "pyproject.toml"   # a host file outside the lakehouse    # in every fixture conversation: must not leak by default
 
 pytestmark = pytest.mark.dbt
 
@@ -58,9 +59,10 @@ def _duplicate(lake: BuiltLakehouse) -> dict:
 
 # -- views ------------------------------------------------------------------------------------
 
-def test_every_view_answers(lake):
+def test_every_view_answers(lake, tmp_path, monkeypatch):
+    monkeypatch.setenv("LAKEHOUSE_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
     st = lake.storage()
-    with QuerySession(st) as s:
+    with QuerySession(st, allow_raw=True) as s:
         assert {"conversations", "messages", "quarantine", "releases", "coverage", "landings", "release_records",
                 "raw_clinic_notes", "raw_peer_forum", "raw_pair_prefs"} <= set(s.views)
         may_be_empty = {"near_duplicate_removals"}  # this fixture plants exact duplicates only
@@ -142,6 +144,78 @@ def test_write_statements_are_refused(lake, tmp_path, statement, kind):
     assert list(tmp_path.iterdir()) == []
 
 
+# -- sandbox -------------------------------------------------------------------------------------
+PROBES = [
+    "select * from read_text('/etc/passwd')", "select * from read_csv('/etc/passwd')", "select * from glob('/root/*')",
+    "select * from read_blob('/etc/hostname')", "select * from read_text('http://127.0.0.1:9/x')",
+    'select * from "duckdb_secrets"()', "select * from \"query\"('select 1')", "select * from '/etc/passwd'",
+    'select * from main."read_text"(\'/etc/passwd\')', "select * from query_table('conversations')",
+]
+
+
+@pytest.mark.parametrize("probe", PROBES)
+def test_sandbox_probes_are_refused(lake, probe):
+    res = _cli(lake, "sql", probe)
+    assert res.exit_code == 2 and "not allowed" in res.output, res.output
+    assert "root:" not in res.output
+
+
+def test_engine_confines_the_session_even_without_the_checks(lake, tmp_path, monkeypatch):
+    """The statement checks are one layer; DuckDB's own settings are the other (bypassed checks here)."""
+    import duckdb
+
+    monkeypatch.setenv("LAKEHOUSE_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    st = lake.storage()
+    raw_files = st.uri("raw", "clinic_notes") + "/*.parquet"
+    quarantine_files = st.uri("quarantine", "records") + "/*.parquet"
+    with QuerySession(st) as s:
+        assert s.con.execute("select count(*) from conversations").fetchone()[0] > 0   # delta_scan works inside
+        for sql in ("select * from read_text('/etc/passwd')", "select * from glob('/root/*')",
+                    "select * from read_text('http://127.0.0.1:9/x')", f"select count(*) from read_parquet('{raw_files}')",
+                    f"select count(*) from read_parquet('{quarantine_files}')",
+                    "select * from read_blob('" + str(REPO_TARGET) + "')"):
+            with pytest.raises(duckdb.Error, match="Permission|disabled"):
+                s.con.execute(sql).fetchall()
+        for setting in ("enable_external_access = true", "allowed_directories = ['/']",
+                        "python_enable_replacements = true", "disabled_filesystems = ''"):
+            with pytest.raises(duckdb.Error, match="locked"):
+                s.con.execute(f"set {setting}")
+        cols = s.columns("quarantine")
+        assert "raw_record" not in cols and "quarantine_reason" not in cols
+        assert {"record_id", "reason_code", "source_name", "source_key", "file_sha256"} <= set(cols)
+    with QuerySession(st, allow_raw=True) as s:
+        assert s.con.execute(f"select count(*) from read_parquet('{raw_files}')").fetchone()[0] == 7
+        with pytest.raises(duckdb.Error, match="Permission|disabled"):
+            s.con.execute("select * from read_text('/etc/passwd')").fetchall()
+
+
+def test_raw_text_needs_allow_raw_and_is_logged(lake, tmp_path, monkeypatch):
+    log = tmp_path / "audit.jsonl"
+    monkeypatch.setenv("LAKEHOUSE_AUDIT_LOG", str(log))
+    env = {"LAKEHOUSE_AUDIT_LOG": str(log)}
+    res = _cli(lake, "sql", "select count(*) from raw_clinic_notes")
+    assert res.exit_code == 1 and "--allow-raw" in res.output
+    res = _cli(lake, "sql", "select raw_record from quarantine")
+    assert res.exit_code == 1 and "--allow-raw" in res.output
+    # ids, reason codes, provenance and counts stay queryable without it
+    res = _cli(lake, "sql", "select reason_code, source_name, count(*) as n from quarantine group by all", "-f", "json")
+    assert res.exit_code == 0 and "invalid_json" in res.output
+    assert not log.exists()
+    from typer.testing import CliRunner
+
+    cli_env = {k: v for k, v in lake.env.items() if k.startswith(("AWS_", "LAKEHOUSE_"))} | env
+    res = CliRunner().invoke(_app(), ["sql", "select r.record, q.raw_record from raw_clinic_notes r, quarantine q "
+                                             "limit 1", "--allow-raw", "--root", lake.root], env=cli_env)
+    assert res.exit_code == 0, res.output
+    recs = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(recs) == 1 and recs[0]["views"] == ["quarantine", "raw_clinic_notes"]
+    assert recs[0]["user"] and recs[0]["at"] and TEXT_PHRASE not in log.read_text() and "select" not in log.read_text()
+    assert oct(log.stat().st_mode & 0o777) == "0o600"
+    res = CliRunner().invoke(_app(), ["sql", "select count(*) from conversations", "--allow-raw", "--root", lake.root],
+                             env=cli_env)
+    assert res.exit_code == 0 and len(log.read_text().splitlines()) == 1   # no raw view read: nothing to log
+
+
 def test_configuration_is_locked(lake):
     with QuerySession(lake.storage()) as s:
         with pytest.raises(Exception, match="locked"):
@@ -178,11 +252,12 @@ def test_repl(lake):
     with QuerySession(lake.storage()) as s:
         run_repl(s, console, read=lambda prompt: next(lines))
     out = console.export_text()
-    assert "raw_clinic_notes" in out and "messages" in out
+    assert "raw_clinic_notes" not in out and "messages" in out   # raw views only with --allow-raw
     assert "13" in out and "got DROP" in out and "turn_index" in out and "never reached" not in out
 
 
-def test_missing_tables_say_what_to_run(tmp_path):
+def test_missing_tables_say_what_to_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAKEHOUSE_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
     from lakehouse.config import Settings
     from lakehouse.landing import land
     from lakehouse.storage import Storage
@@ -198,7 +273,9 @@ def test_missing_tables_say_what_to_run(tmp_path):
     # landed but not built: raw views exist, curated ones still point to dbt
     land([str(write_inputs(tmp_path / "in")["clinic"])], source="clinic_notes", family="mental_health_datasets",
          license_tag="CC0-1.0", storage=st)
-    assert run_query("select count(*) as n from raw_clinic_notes", st).column("n")[0].as_py() == 7
+    with pytest.raises(MissingView, match="--allow-raw"):
+        run_query("select count(*) as n from raw_clinic_notes", st)
+    assert run_query("select count(*) as n from raw_clinic_notes", st, allow_raw=True).column("n")[0].as_py() == 7
     with pytest.raises(MissingView, match="dbt build --select release"):
         run_query("select * from messages", st)
     with pytest.raises(QueryError):
@@ -289,7 +366,7 @@ def test_attach_file_opens_in_a_fresh_connection(lake, tmp_path):
     from lakehouse import duck
 
     path = tmp_path / "lake.duckdb"
-    res = _cli(lake, "sql", "--attach", str(path))
+    res = _cli(lake, "sql", "--attach", str(path), "--allow-raw")
     assert res.exit_code == 0, res.output
     assert "duckdb -readonly" in res.output and str(path) in res.output
     con = duckdb.connect(str(path), read_only=True,

@@ -13,7 +13,7 @@ from lakehouse.query.views import messages_view_sql, missing_hint
 @pytest.mark.parametrize("statement", [
     "select 1", "with a as (select 1 as x) select * from a", "select 1 union all select 2", "values (1), (2)",
     "describe conversations", "show tables", "summarize select 1 as x", "explain select 1", "from conversations",
-    "select * from read_csv('x.csv')", "select [x * 2 for x in [1, 2]]", "select 1; select 2",
+    "select [x * 2 for x in [1, 2]]", "select * from range(3)", "select * from unnest([1, 2])", "select 1; select 2",
     "select 'drop table x; insert' as s",
 ])
 def test_read_only_queries_pass_the_check(statement):
@@ -25,6 +25,15 @@ def test_read_only_queries_pass_the_check(statement):
     "call pragma_version()", "use other", "begin", "create secret s (type s3)", "load delta", "reset threads",
     "import database 'x'", "detach other", "create or replace macro m(x) as x", "vacuum",
     "select * from duckdb_secrets()", "select * from query('select 1')", "set variable v = 1",
+    # the sandbox probes: file readers, network, and quoted or qualified names of refused functions
+    "select * from read_text('/etc/passwd')", "select * from read_csv('/root/.aws/credentials')",
+    "select * from glob('/root/*')", "select * from read_blob('/work/target/lakehouse.duckdb')",
+    "select * from read_text('http://127.0.0.1:9/x')", 'select * from "duckdb_secrets"()',
+    'select * from "query"(\'select 1\')', 'select * from "QUERY_TABLE"(\'conversations\')',
+    'select * from main."read_text"(\'/etc/passwd\')', "select * from '/etc/passwd'",
+    "select * from 's3://bucket/raw/x/part-0.parquet'", "explain select * from read_parquet('x.parquet')",
+    "select * from delta_scan('/tmp/lake/raw/x')", "select * from conversations where record_id in "
+    "(select content from read_text('/etc/hostname'))", "select * from json_execute_serialized_sql('{}')",
 ])
 def test_other_writes_are_refused_by_the_check(statement):
     with pytest.raises(ReadOnlyViolation):

@@ -36,6 +36,87 @@ def _read(data: bytes, name: str, seekable: bool = True, **kw) -> list[RawRecord
     return list(iter_raw_records(opener, name, **kw))
 
 
+def _read_stats(data: bytes, name: str) -> tuple[list[RawRecord], dict]:
+    stats: dict = {}
+    return list(iter_raw_records(lambda: io.BytesIO(data), name, stats=stats)), stats
+
+
+def _reconcile(recs: list[RawRecord], stats: dict, data: str) -> None:
+    """Every physical line after the header is in exactly one record or error (or is blank)."""
+    lines = data.splitlines()
+    assert stats["physical_lines"] == len(lines)
+    covered = 1   # header
+    for r in recs:
+        span = 1 if r.record is None else 1 + sum(v.count("\n") for v in r.record.values())
+        covered += span
+    assert covered + sum(1 for line in lines[1:] if not line.strip()) == len(lines)
+
+
+# -- strict CSV (malformed rows are quarantined alone, lines reconcile) -------------------------
+def test_csv_unclosed_quote_quarantines_only_its_line() -> None:
+    data = 'id,question,answer\n1,"how are you,fine\n2,ok,yes\n3,"multi\nline",done\n4,a,b\n'
+    recs, stats = _read_stats(data.encode(), "t.csv")
+    good = [r.record for r in recs if r.record]
+    assert [g["id"] for g in good] == ["2", "3", "4"]
+    assert good[1]["question"] == "multi\nline"
+    [bad] = [r for r in recs if r.error]
+    assert bad.error.startswith("invalid CSV") and bad.raw == '1,"how are you,fine' and bad.line == 2
+    _reconcile(recs, stats, data)
+
+
+def test_csv_unclosed_quote_that_would_merge_rows_is_caught() -> None:
+    # the quote opened on row 1 closes on row 2: field counts match, but the lines say two rows
+    data = 'id,question,answer\n1,"hello,x\n2,z",w\n3,a,b\n'
+    recs, stats = _read_stats(data.encode(), "t.csv")
+    assert [r.record["id"] for r in recs if r.record] == ["2", "3"]
+    assert [r.raw for r in recs if r.error] == ['1,"hello,x']
+    # (row 2 alone has a stray quote inside an unquoted field: kept as text, strict CSV allows it)
+    assert recs[1].record["question"] == 'z"'
+
+
+def test_csv_stray_quote_after_a_quoted_field_and_unclosed_at_eof() -> None:
+    data = 'a,b\n"x"y,1\n2,3\n4,"never closed\n'
+    recs, stats = _read_stats(data.encode(), "t.csv")
+    assert [(r.record, r.error is not None, r.raw) for r in recs] == [
+        (None, True, '"x"y,1'), ({"a": "2", "b": "3"}, False, None), (None, True, '4,"never closed')]
+    assert all(r.error.startswith("invalid CSV:") for r in recs if r.error)
+    _reconcile(recs, stats, data)
+
+
+# -- JSON nesting, UTF-16, invalid UTF-8 -------------------------------------------------------
+def test_deeply_nested_json_line_is_quarantined_alone() -> None:
+    deep = '{"a": ' + "[" * 5000 + "]" * 5000 + "}"
+    data = f'{{"text": "one"}}\n{deep}\n{{"text": "three"}}\n'.encode()
+    recs = _read(data, "t.jsonl")
+    assert [r.record for r in recs] == [{"text": "one"}, None, {"text": "three"}]
+    assert "nested deeper than" in recs[1].error and recs[1].raw == deep
+    mid = '{"a": ' + "[" * 300 + "]" * 300 + "}"      # parses, but deeper than the limit
+    assert _read(mid.encode() + b"\n" + b'{"b": 1}\n', "t.jsonl")[0].error.endswith("levels")
+    arr = ('[{"text": "one"}, ' + deep + ', {"text": "three"}]').encode()
+    recs = _read(arr, "t.json")
+    assert [r.record for r in recs] == [{"text": "one"}, None, {"text": "three"}] and "nested" in recs[1].error
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_with_bom_is_transcoded(encoding: str) -> None:
+    bom = {"utf-16": b"", "utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}[encoding]
+    rows = [{"text": "naïve café ✓"}, {"text": "two"}]
+    for name, body in [("t.jsonl", "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n"),
+                       ("t.json", json.dumps(rows, ensure_ascii=False)), ("t.csv", "text\nnaïve café ✓\ntwo\n"),
+                       ("noext", "\n".join(json.dumps(r) for r in rows) + "\n")]:
+        recs, stats = _read_stats(bom + body.encode(encoding), name)
+        assert [r.record for r in recs] == rows, name
+        assert stats.get("utf16") == 1 and not stats.get("invalid_utf8")
+
+
+def test_invalid_utf8_is_counted_as_a_repair() -> None:
+    recs, stats = _read_stats(b'{"text": "caf\xe9"}\n{"text": "ok \xc3\xa9"}\n{"text": "\x93q\x94"}\n', "t.jsonl")
+    assert [r.record["text"] for r in recs] == ["café", "ok é", "\u201cq\u201d"]
+    assert stats["invalid_utf8"] == 3
+    recs, stats = _read_stats(b'{"text": "clean \xc3\xa9"}\n', "t.jsonl")
+    assert not stats.get("invalid_utf8")
+
+
 # -- CSV -------------------------------------------------------------------------------------
 def test_csv_crlf_and_embedded_newlines() -> None:
     data = b'id,question,answer\r\n1,"line one\r\nline two","ok, fine"\r\n2,"say ""hi""",bye\r\n'
@@ -71,7 +152,8 @@ def test_csv_bad_row_and_blank_header_names() -> None:
     data = b",q,q\n0,a,b\n1,only\n2,c,d\n"
     recs = _read(data, "t.csv")
     assert recs[0].record == {"column_1": "0", "q": "a", "q_2": "b"}
-    assert recs[1].record is None and recs[1].error == "csv row has 2 fields, header has 3"
+    assert recs[1].record is None and recs[1].error == "invalid CSV: row has 2 fields, header has 3"
+    assert recs[1].raw == "1,only"
     assert recs[2].record == {"column_1": "2", "q": "c", "q_2": "d"} and recs[2].row_number == 3
 
 

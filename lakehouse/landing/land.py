@@ -24,6 +24,7 @@ from typing import IO, Callable, Iterable, Iterator
 import orjson
 
 from lakehouse import __version__
+from lakehouse.faults import kill_point
 from lakehouse.landing.schema import LANDINGS_SCHEMA, RAW_SCHEMA
 from lakehouse.storage import CATALOG_PREFIX, RAW_PREFIX, Storage, split_s3_uri
 
@@ -45,11 +46,16 @@ class LandingError(Exception):
 class InputFile:
     uri: str          # local absolute path or s3://bucket/key
     name: str         # base name, used for format detection
+    key: str = ""     # source_key: the S3 key, or the path below the landed folder (never a host path)
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            self.key = self.name
 
 
 @dataclass
 class FileReport:
-    source_key: str
+    source_key: str                 # relative: what the release and the catalog record
     status: str                     # landed | skipped (already landed) | failed
     rows: int = 0
     parse_errors: int = 0
@@ -70,9 +76,10 @@ class Coverage:
     repairs: dict[str, int] = field(default_factory=dict)
     grouped_rows: int = 0                                        # utterance rows: grouped at build time
 
-    def add(self, converted: list, parse_error: str | None) -> None:
+    def add(self, converted: list, parse_error: str | None, input_format: str | None = None) -> None:
         if parse_error is not None:
-            self.quarantined["invalid_json"] = self.quarantined.get("invalid_json", 0) + 1
+            code = parse_error_code(input_format)
+            self.quarantined[code] = self.quarantined.get(code, 0) + 1
             return
         for c in converted:
             if c.quarantine_reason:
@@ -83,6 +90,11 @@ class Coverage:
             for k, v in (c.repairs or {}).items():
                 if v:
                     self.repairs[k] = self.repairs.get(k, 0) + int(v)
+
+
+def parse_error_code(input_format: str | None) -> str:
+    """Quarantine reason of an unparseable row, named after its format (same rule as the staging model)."""
+    return "invalid_csv" if input_format == "csv" else "invalid_json"
 
 
 def reason_code(reason: str) -> str:
@@ -139,7 +151,7 @@ def expand_inputs(inputs: Iterable[str], storage: Storage) -> list[InputFile]:
                             found.append(k)
             if not found:
                 raise LandingError(f"{item}: file not found")
-            out.extend(InputFile(f"s3://{bucket}/{k}", k.rsplit("/", 1)[-1]) for k in sorted(found))
+            out.extend(InputFile(f"s3://{bucket}/{k}", k.rsplit("/", 1)[-1], k) for k in sorted(found))
             continue
         p = Path(item).expanduser()
         if any(c in item for c in "*?["):
@@ -147,18 +159,50 @@ def expand_inputs(inputs: Iterable[str], storage: Storage) -> list[InputFile]:
             files = [m for m in matches if m.is_file()]
             if not files:
                 raise LandingError(f"{item}: no file matches")
-            out.extend(InputFile(str(f.resolve()), f.name) for f in files)
+            base = _glob_base(str(p))
+            out.extend(InputFile(str(f.resolve()), f.name, _below(f, base)) for f in files)
         elif p.is_dir():
             files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".")
                            and f.name.lower().endswith(DATA_SUFFIXES))
             if not files:
                 raise LandingError(f"{item}: folder holds no data files ({', '.join(DATA_SUFFIXES)})")
-            out.extend(InputFile(str(f.resolve()), f.name) for f in files)
+            out.extend(InputFile(str(f.resolve()), f.name, _below(f, p)) for f in files)
         elif p.is_file():
-            out.append(InputFile(str(p.resolve()), p.name))
+            out.append(InputFile(str(p.resolve()), p.name, p.name))
         else:
             raise LandingError(f"{item}: file not found")
     return out
+
+
+def _glob_base(pattern: str) -> Path:
+    """The folder part of a glob before its first wildcard."""
+    parts = Path(pattern).parts
+    keep = []
+    for part in parts:
+        if any(c in part for c in "*?["):
+            break
+        keep.append(part)
+    return Path(*keep) if keep else Path(".")
+
+
+def _below(f: Path, base: Path) -> str:
+    """``f`` relative to the landed folder ``base``, '/'-separated (the file name if it is not below)."""
+    try:
+        return f.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return f.name
+
+
+def relative_source_key(source_key: str) -> str:
+    """The relative form of a source_key recorded by older versions (an absolute host path or an
+    s3:// URI): the S3 key, or the file name. Relative keys are returned unchanged. The staging model
+    (macros/raw_union.sql) applies the same rule, so existing lakehouses get relative keys on their
+    next build without re-landing."""
+    if source_key.startswith("s3://"):
+        return source_key[len("s3://"):].partition("/")[2] or source_key
+    if source_key.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", source_key) or source_key.startswith("\\\\"):
+        return re.split(r"[\\/]", source_key.rstrip("/\\"))[-1]
+    return source_key
 
 
 def _opener(storage: Storage, uri: str) -> Callable[[], IO[bytes]]:
@@ -240,6 +284,7 @@ def land(
     report = LandingReport(landing_id=uuid.uuid4().hex, source_name=source)
     landed_at = datetime.now(timezone.utc)
     table_uri = raw_table_uri(storage, source)
+    repair_catalog(storage, source)   # a landing interrupted between its two commits is completed first
 
     bar = _Progress(progress, len(files))
     with bar:
@@ -251,9 +296,10 @@ def land(
                                edge_case=edge_case, strict=strict, landing_id=report.landing_id,
                                landed_at=landed_at, on_rows=bar.add_rows)
             except (LandingError, shapes.InputError) as e:
-                fr = FileReport(source_key=f.uri, status="failed", error=str(e))
+                fr = FileReport(source_key=f.key, status="failed", error=str(e))
             except Exception as e:  # a library error: still one line, naming the file
-                fr = FileReport(source_key=f.uri, status="failed", error=f"{f.uri}: {type(e).__name__}: {e}")
+                first = (str(e).strip().splitlines() or [""])[0]
+                fr = FileReport(source_key=f.key, status="failed", error=f"{f.uri}: {type(e).__name__}: {first}")
             report.files.append(fr)
             log.info("landing %s file_sha256=%s status=%s rows=%d parse_errors=%d", report.landing_id,
                      (fr.file_sha256 or "")[:12], fr.status, fr.rows, fr.parse_errors)
@@ -275,7 +321,7 @@ def _land_one(f: InputFile, *, storage: Storage, table_uri: str, source: str, fa
         sha, nbytes, head = file_sha256(open_stream)
     except FileNotFoundError as e:
         raise LandingError(f"{f.uri}: file not found") from e
-    fr = FileReport(source_key=f.uri, status="landed", file_sha256=sha)
+    fr = FileReport(source_key=f.key, status="landed", file_sha256=sha)
     if nbytes == 0:
         raise LandingError(f"{f.uri}: empty file (0 bytes)")
     table_existed, landed = landed_state(storage, table_uri, sha)
@@ -285,7 +331,8 @@ def _land_one(f: InputFile, *, storage: Storage, table_uri: str, source: str, fa
 
     fmt, _gz = shapes.detect_file_format(f.name, head) if file_format is None else (file_format, False)
     fr.input_format = fmt
-    records = shapes.iter_raw_records(open_stream, f.uri, fmt, options)
+    read_stats: dict[str, int] = {}
+    records = shapes.iter_raw_records(open_stream, f.uri, fmt, options, stats=read_stats)
     sample: list = []
     for rec in records:
         sample.append(rec)
@@ -317,11 +364,12 @@ def _land_one(f: InputFile, *, storage: Storage, table_uri: str, source: str, fa
             counters["rows"] += 1
             if rec.error is not None:
                 counters["errors"] += 1
-            text = orjson.dumps(rec.record).decode() if rec.record is not None else None
-            if not preview:
+            # an unparseable row keeps its original text (quarantine shows it as raw_record)
+            text = orjson.dumps(rec.record).decode() if rec.record is not None else rec.raw
+            if not preview and rec.record is not None:
                 coverage.grouped_rows += 1
             elif rec.record is None:
-                coverage.add([], rec.error or "unparseable")
+                coverage.add([], rec.error or "unparseable", fmt)
             else:
                 try:
                     coverage.add(shapes.convert(rec.record, decision.shape, decision.options), None)
@@ -344,7 +392,7 @@ def _land_one(f: InputFile, *, storage: Storage, table_uri: str, source: str, fa
 
     constants = {
         "landing_id": landing_id, "landed_at": landed_at, "source_name": source, "source_family": family,
-        "license_tag": license_tag, "source_key": f.uri, "file_sha256": sha, "file_bytes": nbytes,
+        "license_tag": license_tag, "source_key": f.key, "file_sha256": sha, "file_bytes": nbytes,
         "input_format": fmt, "shape": decision.shape, "shape_options": options_json, "is_edge_case": edge_case,
     }
 
@@ -375,8 +423,13 @@ def _land_one(f: InputFile, *, storage: Storage, table_uri: str, source: str, fa
             cause = cause.__cause__ or cause.__context__
         raise
     fr.rows, fr.parse_errors = counters["rows"], counters["errors"]
+    for k in ("invalid_utf8", "utf16"):
+        if read_stats.get(k):
+            coverage.repairs[k] = coverage.repairs.get(k, 0) + read_stats[k]
     fr.coverage = coverage
-    _append_catalog(storage, constants, fr, decision.reason, table_uri)
+    kill_point("landing.after_raw_commit")
+    _append_catalog(storage, constants, fr, decision.reason, table_uri,
+                    {k: read_stats[k] for k in ("invalid_utf8", "utf16") if read_stats.get(k)})
     return fr
 
 
@@ -387,9 +440,9 @@ def _remove_uncommitted_table(storage: Storage, table_uri: str) -> None:
         storage.delete_prefix(table_uri)
 
 
-def _append_catalog(storage: Storage, c: dict, fr: FileReport, reason: str | None, table_uri: str) -> None:
+def _append_catalog(storage: Storage, c: dict, fr: FileReport, reason: str | None, table_uri: str,
+                    repairs: dict[str, int] | None = None) -> None:
     import pyarrow as pa
-    from deltalake import write_deltalake
 
     row = {
         "landing_id": c["landing_id"], "landed_at": c["landed_at"], "source_name": c["source_name"],
@@ -398,9 +451,65 @@ def _append_catalog(storage: Storage, c: dict, fr: FileReport, reason: str | Non
         "parse_errors": fr.parse_errors, "input_format": c["input_format"], "shape": c["shape"],
         "shape_reason": reason, "shape_options": c["shape_options"], "is_edge_case": c["is_edge_case"],
         "table_uri": table_uri, "package_version": __version__,
+        "repairs": orjson.dumps(repairs or {}, option=orjson.OPT_SORT_KEYS).decode(),
     }
-    table = pa.Table.from_pylist([row], schema=LANDINGS_SCHEMA)
-    write_deltalake(landings_table_uri(storage), table, mode="append", storage_options=storage.delta_storage_options())
+    _write_catalog_rows(storage, pa.Table.from_pylist([row], schema=LANDINGS_SCHEMA))
+
+
+def _write_catalog_rows(storage: Storage, table: "object") -> None:
+    from deltalake import write_deltalake
+
+    # schema_mode="merge": catalogs written before a column was added gain it (older rows: null)
+    write_deltalake(landings_table_uri(storage), table, mode="append", schema_mode="merge",
+                    storage_options=storage.delta_storage_options())
+
+
+RECOVERED_REASON = "recovered from raw/<source> after a landing interrupted before its catalog commit"
+
+
+def repair_catalog(storage: Storage, source: str) -> int:
+    """Add the catalog/landings rows missing for files committed to ``raw/<source>`` (a landing killed
+    between its raw commit and its catalog commit), derived from the raw rows. Returns rows added.
+
+    The catalog is secondary: every field of a landing row is in the raw rows of that file except
+    the detection reason (set to :data:`RECOVERED_REASON`) and the read repairs (unknown: null).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    opts = storage.delta_storage_options()
+    try:
+        raw = DeltaTable(raw_table_uri(storage, source), storage_options=opts).to_pyarrow_dataset()
+    except TableNotFoundError:
+        return 0
+    in_raw = set(raw.to_table(columns=["file_sha256"]).column("file_sha256").unique().to_pylist())
+    try:
+        cat = DeltaTable(landings_table_uri(storage), storage_options=opts).to_pyarrow_dataset()
+        in_catalog = set(cat.to_table(columns=["file_sha256"], filter=ds.field("source_name") == source)
+                         .column("file_sha256").to_pylist())
+    except TableNotFoundError:
+        in_catalog = set()
+    missing = sorted(in_raw - in_catalog)
+    if not missing:
+        return 0
+    cols = ["landing_id", "landed_at", "source_name", "source_family", "license_tag", "source_key", "file_sha256",
+            "file_bytes", "input_format", "shape", "shape_options", "is_edge_case", "parse_error"]
+    t = raw.to_table(columns=cols, filter=ds.field("file_sha256").isin(missing))
+    rows = []
+    for sha in missing:
+        part = t.filter(pc.equal(t["file_sha256"], sha))
+        first = part.slice(0, 1).to_pylist()[0]
+        first.pop("parse_error")
+        rows.append({**first, "rows_read": part.num_rows, "parse_errors": part.num_rows - part["parse_error"].null_count,
+                     "shape_reason": RECOVERED_REASON, "table_uri": raw_table_uri(storage, source),
+                     "package_version": __version__, "repairs": None})
+    _write_catalog_rows(storage, pa.Table.from_pylist(rows, schema=LANDINGS_SCHEMA))
+    log.warning("catalog/landings: %d landing row(s) of raw/%s recovered (file_sha256 %s)", len(rows), source,
+                ", ".join(m[:12] for m in missing))
+    return len(rows)
 
 
 class _Progress:

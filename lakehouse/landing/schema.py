@@ -42,5 +42,7 @@ LANDINGS_SCHEMA = pa.schema(
         pa.field("is_edge_case", pa.bool_(), nullable=False),
         pa.field("table_uri", pa.string(), nullable=False),
         pa.field("package_version", pa.string(), nullable=False),
+        # reading repairs as JSON, e.g. {"invalid_utf8": 3, "utf16": 1} (null: recovered row, or older landing)
+        pa.field("repairs", pa.string()),
     ]
 )

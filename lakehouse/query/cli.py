@@ -136,6 +136,9 @@ def sql_command(
                                                                   "lakehouse tables, print how to open it, and exit."),
     max_rows: int = typer.Option(50, "--max-rows", help="Rows shown in the terminal table."),
     max_width: int = typer.Option(60, "--max-width", help="Characters shown per cell in the terminal table."),
+    allow_raw: bool = typer.Option(False, "--allow-raw", help="Also offer original, unredacted text: the raw_<source> "
+                                                               "views and the text columns of quarantine. Each use is "
+                                                               "logged (who, when, which views; no text)."),
     root: Optional[str] = typer.Option(None, "--root", help="Lakehouse root (default: LAKEHOUSE_ROOT or ./lakehouse-data)."),
 ) -> None:
     """Read-only SQL over the lakehouse (DuckDB views: conversations, messages, quarantine, releases, raw_<source>, ...)."""
@@ -146,7 +149,7 @@ def sql_command(
     storage = _storage(root)
     if attach is not None:
         try:
-            views = write_attach_db(attach, storage)
+            views = write_attach_db(attach, storage, allow_raw=allow_raw)
         except MissingView as e:
             _err(str(e))
             raise typer.Exit(1)
@@ -159,7 +162,7 @@ def sql_command(
     try:
         if statement is not None:
             ensure_read_only(statement)   # refuse before connecting
-        with QuerySession(storage) as session:
+        with QuerySession(storage, allow_raw=allow_raw) as session:
             if statement is None:
                 run_repl(session, _console(), max_rows=max_rows, max_width=max_width)
                 return

@@ -418,7 +418,9 @@ def trace_record(storage: Storage, arg: str, *, show_text: bool = False) -> dict
     arg = arg.strip()
     if not arg:
         raise TraceError("give a record_id or a content_hash")
-    with QuerySession(storage) as session:
+    # the trace runs only its own parameterized reads, which leave out every text column
+    # (TEXT_COLUMNS) except the curated (redacted) content with --show-text: it may read raw provenance
+    with QuerySession(storage, allow_raw=True, audit=False) as session:
         look = _Lookup(session)
         if not look.has("conversations") and not look.has("quarantine"):
             raise TraceError(f"no curated tables under {storage.root}: {BUILD_HINT}")

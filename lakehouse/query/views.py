@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 LAND_HINT = "land data first: `lakehouse land FILES --source NAME --family FAMILY --license TAG`"
 BUILD_HINT = "build the release first: `dbt build --select release` (or `lakehouse build`)"
 RAW_VIEW_PREFIX = "raw_"
+# columns of quarantine/records that hold original text (or may echo it): only with --allow-raw
+QUARANTINE_TEXT_COLUMNS = ("raw_record", "quarantine_reason")
 
 
 @dataclass(frozen=True)
@@ -167,18 +169,31 @@ from u
 """
 
 
-def create_views(con: "duckdb.DuckDBPyConnection", storage: Storage) -> list[str]:
-    """Create every view whose table exists (in the connection's default schema); returns the names, sorted."""
+def create_views(con: "duckdb.DuckDBPyConnection", storage: Storage, *, allow_raw: bool = True,
+                 materialize_restricted: bool = True) -> list[str]:
+    """Create every view whose table exists (in the connection's default schema); returns the names, sorted.
+
+    Without ``allow_raw`` there are no ``raw_*`` views and ``quarantine`` keeps its ids, reason codes,
+    provenance and counts but not its text columns; with ``materialize_restricted`` it is then an
+    in-memory table read once, so the sandbox never needs access to the ``quarantine/`` prefix.
+    """
     kind = "view"
     created: list[str] = []
     for v in DELTA_VIEWS:
         if delta_exists(storage, v.key):
-            con.execute(f"create or replace {kind} {ident(v.name)} as {delta_view_sql(storage, v.key)}")
+            sql = delta_view_sql(storage, v.key)
+            what = kind
+            if v.name == "quarantine" and not allow_raw:
+                cols = [c for c in _scan_columns(con, sql) if c not in QUARANTINE_TEXT_COLUMNS]
+                sql = f"select {', '.join(ident(c) for c in cols)} from ({sql})"
+                what = "table" if materialize_restricted else kind
+            con.execute(f"create or replace {what} {ident(v.name)} as {sql}")
             created.append(v.name)
-    for source in raw_sources(storage):
-        name = RAW_VIEW_PREFIX + source
-        con.execute(f"create or replace {kind} {ident(name)} as {delta_view_sql(storage, f'{RAW_PREFIX}/{source}')}")
-        created.append(name)
+    if allow_raw:
+        for source in raw_sources(storage):
+            name = RAW_VIEW_PREFIX + source
+            con.execute(f"create or replace {kind} {ident(name)} as {delta_view_sql(storage, f'{RAW_PREFIX}/{source}')}")
+            created.append(name)
     if "conversations" in created:
         sql = messages_view_sql(_columns(con, "conversations"))
         if sql:
@@ -188,6 +203,10 @@ def create_views(con: "duckdb.DuckDBPyConnection", storage: Storage) -> list[str
         con.execute(f"create or replace {kind} releases as {releases_view_sql(storage)}")
         created.append("releases")
     return sorted(created)
+
+
+def _scan_columns(con: "duckdb.DuckDBPyConnection", sql: str) -> list[str]:
+    return [r[0] for r in con.execute(f"describe {sql}").fetchall()]
 
 
 def describe_views(names: list[str]) -> dict[str, str]:

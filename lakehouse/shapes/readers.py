@@ -2,12 +2,17 @@
 
 Formats: JSON Lines, JSON (array, object wrapping a record list, single object), CSV, Parquet and
 plain text, each optionally gzip-compressed (by name or magic bytes). Text is decoded as UTF-8
-(BOM stripped); byte sequences that are not UTF-8 are decoded as cp1252 (latin-1 for the five
-bytes cp1252 leaves undefined), so latin-1/cp1252 files and mixed files load without loss.
+(BOM stripped); a file starting with a UTF-16 BOM is transcoded from UTF-16; byte sequences that
+are not UTF-8 are decoded as cp1252 (latin-1 for the five bytes cp1252 leaves undefined), so
+latin-1/cp1252 files and mixed files load without loss, and each such sequence is counted as a
+repair (``invalid_utf8``) in the ``stats`` of :func:`iter_raw_records`.
 
 Whole-file failures (truncated gzip, broken JSON array syntax, unreadable Parquet) raise
 :class:`InputError`, possibly after some records were yielded: callers must not keep a partial
-file. A single bad JSON Lines line or CSV row is a ``RawRecord`` with ``error`` set.
+file. A single bad JSON Lines line, a JSON record nested deeper than :data:`MAX_JSON_DEPTH`, or a
+malformed CSV row (strict parsing: an unclosed or stray quote, a wrong field count) is a
+``RawRecord`` with ``error`` set and its original text in ``raw``; CSV rows are reconciled against
+the physical lines (``stats["physical_lines"]``).
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import zlib
+from collections import deque
 from typing import IO, BinaryIO, Callable, Iterable, Iterator, Mapping
 
 from lakehouse.shapes.types import FILE_FORMATS, InputError, RawRecord, ShapeOptions
@@ -34,6 +41,10 @@ PARQUET_BATCH_ROWS = 256
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
 UTF8_BOM = codecs.BOM_UTF8
+UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+UTF32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
+MAX_JSON_DEPTH = 128            # a record nested deeper is quarantined alone (and orjson writes up to 255)
+MAX_CSV_RECORD_LINES = 10_000   # a quoted CSV field running over more lines is taken for an unclosed quote
 DECODE_ERRORS = "lakehouse_cp1252_fallback"
 # Top-level keys of a JSON object whose array value is the record list ({"data": [...]}).
 JSON_WRAPPER_KEYS = frozenset({
@@ -48,10 +59,34 @@ _EXTENSIONS = {
 
 
 # -- decoding ------------------------------------------------------------------------------------
+_STATS = threading.local()
+
+
+def _count(key: str, n: int = 1) -> None:
+    stats = getattr(_STATS, "current", None)
+    if stats is not None:
+        stats[key] = stats.get(key, 0) + n
+
+
+def _with_stats(gen: Iterator[RawRecord], stats: dict[str, int]) -> Iterator[RawRecord]:
+    """Run each step of ``gen`` with ``stats`` as the counter the decoders report to."""
+    while True:
+        prev = getattr(_STATS, "current", None)
+        _STATS.current = stats
+        try:
+            item = next(gen)
+        except StopIteration:
+            return
+        finally:
+            _STATS.current = prev
+        yield item
+
+
 def _cp1252_fallback(exc: UnicodeError) -> tuple[str, int]:
     if not isinstance(exc, UnicodeDecodeError):
         raise exc
     bad = exc.object[exc.start:exc.end]
+    _count("invalid_utf8")
     out = []
     for b in bad:
         try:
@@ -117,6 +152,19 @@ class _Utf8Recoder(io.RawIOBase):
         return n
 
 
+def _utf16_encoding(head: bytes) -> str | None:
+    """'utf-16' when ``head`` starts with a UTF-16 byte-order mark (and not a UTF-32 one)."""
+    if head.startswith(UTF32_BOMS):
+        return None
+    return "utf-16" if head.startswith(UTF16_BOMS) else None
+
+
+def _transcode_utf16(stream: IO[bytes]) -> IO[bytes]:
+    """A UTF-8 byte stream of a UTF-16 (BOM) stream; invalid sequences become U+FFFD."""
+    text = io.TextIOWrapper(stream, encoding="utf-16", errors="replace", newline="")  # type: ignore[arg-type]
+    return io.BufferedReader(_Utf8Recoder(text), buffer_size=HEAD_BYTES)
+
+
 def _read_head(stream: IO[bytes], n: int = HEAD_BYTES) -> bytes:
     parts: list[bytes] = []
     got = 0
@@ -155,6 +203,8 @@ def _first_line_is_object(text: bytes) -> bool:
 def _sniff_content(head: bytes) -> str | None:
     if head.startswith(PARQUET_MAGIC):
         return "parquet"
+    if _utf16_encoding(head):
+        head = head[: len(head) // 2 * 2].decode("utf-16", errors="replace").encode("utf-8")
     body = head.removeprefix(UTF8_BOM).lstrip()
     if body[:1] == b"[":
         return "json"
@@ -207,19 +257,63 @@ def detect_file_format(name: str, head: bytes) -> tuple[str, bool]:
 
 
 # -- JSON Lines ----------------------------------------------------------------------------------
+def json_depth(value: object, limit: int = MAX_JSON_DEPTH) -> int:
+    """Nesting depth of a parsed JSON value (iterative; stops counting past ``limit`` + 1)."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (dict, list)):
+            deepest = max(deepest, d)
+            if deepest > limit:
+                return deepest
+            stack.extend((c, d + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return deepest
+
+
+def _too_deep_text(line: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when the brackets of ``line`` (outside strings) nest deeper than ``limit``."""
+    depth = 0
+    in_str = esc = False
+    for ch in line:
+        if in_str:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif ch in "]}":
+            depth -= 1
+    return False
+
+
 def parse_json_line(line: str) -> tuple[dict | None, str | None]:
     """(record, None) or (None, reason) for one JSON Lines line."""
     import orjson
 
+    too_deep = f"invalid JSON: nested deeper than {MAX_JSON_DEPTH} levels"
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError:
+        if _too_deep_text(line):
+            return None, too_deep
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             return None, f"invalid JSON: {e.msg}"
+        except RecursionError:
+            return None, too_deep
     if not isinstance(obj, dict):
         return None, f"not a JSON object ({type(obj).__name__})"
+    if json_depth(obj) > MAX_JSON_DEPTH:
+        return None, too_deep
     return obj, None
 
 
@@ -236,7 +330,7 @@ def _read_jsonl(stream: IO[bytes], name: str, options: ShapeOptions) -> Iterator
             continue
         row += 1
         rec, err = parse_json_line(s)
-        yield RawRecord(row_number=row, line=lineno, record=rec, error=err)
+        yield RawRecord(row_number=row, line=lineno, record=rec, error=err, raw=s if err else None)
 
 
 # -- JSON ----------------------------------------------------------------------------------------
@@ -246,18 +340,28 @@ def _build_value(events: Iterator[tuple[str, str, object]], event: str, value: o
 
     if event not in ("start_map", "start_array"):
         return value
-    builder = ijson.ObjectBuilder()
-    builder.event(event, value)
+    builder: "ijson.ObjectBuilder | None" = ijson.ObjectBuilder()
+    builder.event(event, value)  # type: ignore[union-attr]
     depth = 1
     for _, ev, val in events:
-        builder.event(ev, val)
+        if builder is not None:
+            builder.event(ev, val)
         if ev in ("start_map", "start_array"):
             depth += 1
+            if depth > MAX_JSON_DEPTH:
+                builder = None   # skip the rest of this value: it is quarantined alone
         elif ev in ("end_map", "end_array"):
             depth -= 1
             if depth == 0:
-                return builder.value
+                return builder.value if builder is not None else _TOO_DEEP
     raise ValueError("unexpected end of JSON")
+
+
+class _TooDeep:
+    pass
+
+
+_TOO_DEEP = _TooDeep()
 
 
 def _walk_object(events: Iterator[tuple[str, str, object]]) -> Iterator[object]:
@@ -297,8 +401,15 @@ def _json_values(stream: IO[bytes], first: bytes) -> Iterator[object]:
     import ijson
 
     utf8 = io.BufferedReader(_Utf8Recoder(_text(stream)), buffer_size=HEAD_BYTES)
-    if first == b"[":
-        yield from ijson.items(utf8, "item", use_float=True)
+    if first == b"[":   # items one by one (events, so one element nested too deep is skipped alone)
+        events = ijson.parse(utf8, use_float=True)
+        _, ev, val = next(events)
+        for _, ev, val in events:
+            if ev == "end_array":
+                break
+            yield _build_value(events, ev, val)
+        for _ in events:   # trailing garbage after the array is an error, as before
+            pass
         return
     # several top-level objects (JSON Lines whose first line is longer than the sniffed head,
     # or concatenated JSON) are records one after another
@@ -327,7 +438,10 @@ def _read_json(stream: IO[bytes], name: str, options: ShapeOptions) -> Iterator[
     try:
         for value in _json_values(stream, body[:1]):
             row += 1
-            if isinstance(value, dict):
+            if value is _TOO_DEEP:
+                yield RawRecord(row_number=row, line=None, record=None,
+                                error=f"invalid JSON: nested deeper than {MAX_JSON_DEPTH} levels")
+            elif isinstance(value, dict):
                 yield RawRecord(row_number=row, line=None, record=value, error=None)
             else:
                 yield RawRecord(row_number=row, line=None, record=None,
@@ -364,35 +478,115 @@ def _header_names(row: list[str]) -> list[str]:
     return names
 
 
+class _Lines:
+    """Physical lines for csv.reader, with push-back; ``taken`` holds the lines of the current record."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._it = lines
+        self._back: deque[str] = deque()
+        self.taken: list[str] = []
+
+    def __iter__(self) -> "_Lines":
+        return self
+
+    def __next__(self) -> str:
+        line = self._back.popleft() if self._back else next(self._it)
+        self.taken.append(line)
+        if len(self.taken) > MAX_CSV_RECORD_LINES:
+            raise csv.Error(f"a quoted field runs over more than {MAX_CSV_RECORD_LINES} lines")
+        return line
+
+    def take(self) -> list[str]:
+        taken, self.taken = self.taken, []
+        return taken
+
+    def push_back(self, lines: list[str]) -> None:
+        self._back.extendleft(reversed(lines))
+
+
+def _strict_fields(line: str, delimiter: str) -> list[str] | None:
+    """The fields of one physical line parsed alone (strict), or None if it is not a complete row."""
+    try:
+        rows = list(csv.reader([line], delimiter=delimiter, strict=True))
+    except csv.Error:
+        return None
+    return rows[0] if len(rows) == 1 else None
+
+
+def _merged_rows(taken: list[str], delimiter: str, width: int) -> bool:
+    """A record spanning several lines looks like rows merged by an unclosed quote: its first line is
+    not a complete row and starts with an id (digits), and a later line, alone, is a complete row of
+    the header's width starting with an id too."""
+    first_id = taken[0].split(delimiter, 1)[0].strip()
+    if width < 2 or not first_id.isdigit() or _strict_fields(taken[0], delimiter):
+        return False
+    for line in taken[1:]:
+        fields = _strict_fields(line, delimiter)
+        if fields and len(fields) == width and fields[0].strip().isdigit():
+            return True
+    return False
+
+
 def _read_csv(stream: IO[bytes], name: str, options: ShapeOptions) -> Iterator[RawRecord]:
+    """Strict CSV: a malformed row (unclosed or stray quote, wrong field count) is a RawRecord with an
+    ``invalid CSV`` error and its original line in ``raw``, and parsing resumes at the next physical
+    line, so one bad quote never swallows or merges the rows after it. Every physical line ends up in
+    exactly one record, one error or one skipped blank line (``physical_lines`` in the stats)."""
     _raise_csv_field_limit()
     text = _text(stream, newline="")
     first = text.readline()
     if not first.strip():
         return
-    reader = csv.reader(itertools.chain([first], text), delimiter=_sniff_delimiter(first))
+    delimiter = _sniff_delimiter(first)
+    lines = _Lines(itertools.chain([first], text))
+
+    def reader() -> Iterator[list[str]]:
+        return csv.reader(lines, delimiter=delimiter, strict=True)
+
+    rows = reader()
     try:
-        header = _header_names(next(reader))
+        header = _header_names(next(rows))
     except csv.Error as e:
         raise InputError(name, f"unreadable CSV header: {e}", line=1) from None
+    committed = len(lines.take())
     row = 0
+
+    def bad(taken: list[str], why: str) -> RawRecord:
+        nonlocal committed, row, rows
+        lines.push_back(taken[1:])      # the lines after the first are read again as rows of their own
+        rows = reader()
+        row += 1
+        committed += 1
+        return RawRecord(row_number=row, line=committed, record=None, error=f"invalid CSV: {why}",
+                         raw=taken[0].rstrip("\r\n") if taken else None)
+
     while True:
-        start = reader.line_num + 1
         try:
-            fields = next(reader)
+            fields = next(rows)
         except StopIteration:
+            _count("physical_lines", committed)
             return
         except csv.Error as e:
-            row += 1
-            yield RawRecord(row_number=row, line=start, record=None, error=f"invalid CSV: {e}")
+            taken = lines.take()
+            if not taken:
+                _count("physical_lines", committed)
+                return
+            yield bad(taken, str(e))
             continue
+        taken = lines.take()
         if not fields or (len(fields) == 1 and not fields[0].strip() and len(header) > 1):
+            committed += len(taken)
+            continue
+        if len(fields) != len(header):
+            why = f"row has {len(fields)} fields, header has {len(header)}"
+            yield bad(taken, why + (" (a quote left open across lines)" if len(taken) > 1 else ""))
+            continue
+        if len(taken) > 1 and _merged_rows(taken, delimiter, len(header)):
+            yield bad(taken, "unclosed quote: the field runs into the next rows")
             continue
         row += 1
-        if len(fields) != len(header):
-            yield RawRecord(row_number=row, line=start, record=None,
-                            error=f"csv row has {len(fields)} fields, header has {len(header)}")
-            continue
+        start = committed + 1
+        committed += len(taken)
         yield RawRecord(row_number=row, line=start, record=dict(zip(header, fields)), error=None)
 
 
@@ -525,11 +719,20 @@ def _seekable(raw: IO[bytes]) -> bool:
 
 
 def iter_raw_records(open_stream: Callable[[], BinaryIO], name: str, file_format: str | None = None,
-                     options: ShapeOptions = ShapeOptions()) -> Iterator[RawRecord]:
+                     options: ShapeOptions = ShapeOptions(), stats: dict[str, int] | None = None) -> Iterator[RawRecord]:
     """Stream the records of one file. ``name`` (a path or key) is used for format detection and
-    error messages; ``file_format`` overrides detection (gzip is still detected from the bytes)."""
+    error messages; ``file_format`` overrides detection (gzip is still detected from the bytes).
+
+    ``stats`` (a dict, filled as the records are read) counts ``invalid_utf8`` sequences decoded as
+    cp1252, ``utf16`` (1 when the file was transcoded from UTF-16) and, for CSV, ``physical_lines``.
+    """
     if file_format is not None and file_format not in FILE_FORMATS:
         raise ValueError(f"file_format must be one of {FILE_FORMATS}, got {file_format!r}")
+    return _with_stats(_iter_raw_records(open_stream, name, file_format, options), stats if stats is not None else {})
+
+
+def _iter_raw_records(open_stream: Callable[[], BinaryIO], name: str, file_format: str | None,
+                      options: ShapeOptions) -> Iterator[RawRecord]:
     raw = open_stream()
     try:
         head = _read_head(raw)
@@ -543,6 +746,11 @@ def iter_raw_records(open_stream: Callable[[], BinaryIO], name: str, file_format
         if gz:
             stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
         try:
+            if fmt != "parquet":
+                bom, stream = _peek(stream, 4)
+                if _utf16_encoding(bom):
+                    _count("utf16")
+                    stream = _transcode_utf16(stream)
             yield from _READERS[fmt](stream, name, options)
         except (EOFError, gzip.BadGzipFile, zlib.error) as e:
             raise InputError(name, f"corrupt or truncated gzip: {e}") from None

@@ -108,6 +108,7 @@ class RawRecord:
     line: int | None
     record: dict | None
     error: str | None = None
+    raw: str | None = None        # the original text of a record that could not be parsed (kept for quarantine)
 
 
 @dataclass
