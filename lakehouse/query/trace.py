@@ -413,6 +413,21 @@ def _record(look: _Lookup, row: dict[str, Any], *, in_conversations: bool, show_
     return rec
 
 
+def _add_reviews(storage: Storage, records: list[dict[str, Any]], *, show_text: bool) -> None:
+    """Clinician review decisions of each record (reviews/decisions, lakehouse.review); notes only with --show-text."""
+    from lakehouse.review.record import load_decisions
+
+    decisions = load_decisions(storage, record_ids=[r["record_id"] for r in records])
+    keep = ("decision_id", "reviewer", "release", "verdict", "content_hash", "rubric_version", "recorded_at")
+    for rec in records:
+        mine = [d for d in decisions if d["record_id"] == rec["record_id"]]
+        rec["reviews"] = [{**{k: d.get(k) for k in keep}, "rubric": _parse_json(d.get("rubric")),
+                           **({"notes": d.get("notes")} if show_text else {})} for d in mine]
+        if mine:
+            rec["transformations"].append({"step": "reviewed", "decisions": "; ".join(
+                f"{d['verdict']} by {d['reviewer']} on {d['release']} ({d['decision_id'][:12]})" for d in mine)})
+
+
 def trace_record(storage: Storage, arg: str, *, show_text: bool = False) -> dict[str, Any]:
     """The trace of a record_id, or of every record sharing a content_hash (JSON-ready dict)."""
     arg = arg.strip()
@@ -439,6 +454,7 @@ def trace_record(storage: Storage, arg: str, *, show_text: bool = False) -> dict
         _prefetch(look, rows)
         records = [_record(look, r, in_conversations=True, show_text=show_text) for r in rows]
         records += [_record(look, r, in_conversations=False, show_text=show_text) for r in quarantined]
+    _add_reviews(storage, records, show_text=show_text)
     survivors = [r["record_id"] for r in records if r.get("is_released")]
     return _jsonable({"query": arg, "match": match, "value": value, "root": storage.root,
                       "survivor": survivors[0] if match == "content_hash" and survivors else None,
