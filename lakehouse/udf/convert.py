@@ -7,19 +7,12 @@ from typing import Any
 
 import pyarrow as pa
 
-MESSAGES_SQL = "STRUCT(role VARCHAR, content VARCHAR)[]"
-CONVERTED_SQL = (
-    f"STRUCT(kind VARCHAR, messages {MESSAGES_SQL}, prompt {MESSAGES_SQL}, chosen {MESSAGES_SQL}, "
-    f"rejected {MESSAGES_SQL}, text VARCHAR, label BOOLEAN, quarantine_reason VARCHAR, repairs VARCHAR)"
-)
-CONVERTED_LIST_SQL = CONVERTED_SQL + "[]"
+from lakehouse.record import MESSAGES_SQL, MESSAGES_TYPE as _MSG, PAYLOAD_FIELDS, sql_type
 
-_MSG = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
-CONVERTED_TYPE = pa.struct([
-    ("kind", pa.string()), ("messages", _MSG), ("prompt", _MSG), ("chosen", _MSG), ("rejected", _MSG),
-    ("text", pa.string()), ("label", pa.bool_()), ("quarantine_reason", pa.string()), ("repairs", pa.string()),
-])
+CONVERTED_TYPE = pa.struct([*PAYLOAD_FIELDS, ("quarantine_reason", pa.string()), ("repairs", pa.string())])
 CONVERTED_LIST_TYPE = pa.list_(CONVERTED_TYPE)
+CONVERTED_SQL = sql_type(CONVERTED_TYPE)
+CONVERTED_LIST_SQL = CONVERTED_SQL + "[]"
 
 
 def _msgs(ms: Any) -> list[dict[str, str]] | None:

@@ -1,0 +1,198 @@
+"""The dbt Python models' bodies: per-record stages between DuckDB relations and the engine.
+
+Each function takes the dbt session (a DuckDB connection with the lakehouse extensions, S3
+secret and UDFs) and the SQL names of its inputs, and returns a DuckDB relation that dbt
+materializes. Set work (distinct keys, joins, anti-joins against the caches) is SQL; the per-record
+work streams through :func:`lakehouse.engine.runner.map_keeping` in bounded batches. Results the
+build cannot cache (redacted text) go to a staging table in the build database, never to memory
+as a whole.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Iterator
+
+from lakehouse.engine.cache import ResultCache, cached_map
+from lakehouse.engine.runner import map_keeping
+from lakehouse.engine.settings import engine_settings
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+log = logging.getLogger("lakehouse.engine")
+
+
+def _storage() -> Any:
+    from lakehouse.storage import Storage
+
+    return Storage.from_env()
+
+
+def _texts_sql(records: str, key_col: str = "record_id") -> str:
+    """(owner, text) for every text a record's redaction analyses: message contents of any kind,
+    or the pretrain text."""
+    return f"""
+        select {key_col} as owner, m.content as content
+        from {records}, unnest(coalesce(messages, []) || coalesce(prompt, []) || coalesce(chosen, [])
+                               || coalesce(rejected, [])) as u(m)
+        where m.content is not null
+        union all
+        select {key_col} as owner, coalesce(text, '') as content from {records} where kind = 'pretrain'
+    """
+
+
+def _stage_table(session: "duckdb.DuckDBPyConnection", name: str, batches: Iterator["pa.Table"]) -> "duckdb.DuckDBPyRelation":
+    """Insert streamed Arrow tables into a fresh table ``name``; return it as a relation."""
+    writer = session.cursor()
+    writer.execute(f"drop table if exists {name}")
+    created = False
+    for tbl in batches:
+        writer.register("__lh_batch", tbl)
+        if not created:
+            writer.execute(f"create table {name} as select * from __lh_batch")
+            created = True
+        else:
+            writer.execute(f"insert into {name} select * from __lh_batch")
+        writer.unregister("__lh_batch")
+    writer.close()
+    return session.table(name) if created else None  # type: ignore[return-value]
+
+
+# -- PII -----------------------------------------------------------------------------------------
+def pii_spans(session: "duckdb.DuckDBPyConnection", releasable: str) -> "duckdb.DuckDBPyRelation":
+    """Spans of every distinct message text of the releasable records (cached per sha256(text))."""
+    from lakehouse.engine.stages import pii_fingerprint
+
+    inputs = f"select sha256(content) as key, any_value(content) as text from ({_texts_sql(releasable)}) group by 1"
+    sql = cached_map(session, storage=_storage(), stage="pii_spans", fp=pii_fingerprint(), inputs_sql=inputs,
+                     fn_path="lakehouse.engine.stages:pii_analyze_batch", result_columns=["findings"],
+                     batch_rows=256)
+    return session.sql(sql)
+
+
+def pii_redactions(session: "duckdb.DuckDBPyConnection", releasable: str, spans: str,
+                   stage_name: str) -> "duckdb.DuckDBPyRelation":
+    """Redacted payload per releasable record: cached spans applied with per-conversation
+    placeholders. New residual-pass analyses are added to the caches."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from lakehouse.engine.stages import REDACT_OUTPUT, pii_fingerprint
+
+    storage, fp = _storage(), pii_fingerprint()
+    span_cache = ResultCache(storage, "pii_spans", fp)
+    residual_cache = ResultCache(storage, "pii_residual_keys", fp)
+    residual_sql = residual_cache.scan_sql()
+    span_sql = span_cache.scan_sql() or f"select key, findings from {spans}"
+    rk = (f"select key as dedup_hash, residual_keys from ({residual_sql})" if residual_sql
+          else "select null::varchar as dedup_hash, null::varchar[] as residual_keys where false")
+    sql = f"""
+        with r as (
+            select record_id, dedup_hash, kind, messages, prompt, chosen, rejected, text, label from {releasable}
+        ),
+        rk as ({rk}),
+        mk as (
+            select distinct owner as record_id, sha256(content) as key from ({_texts_sql('r')})
+            union
+            select r.record_id, unnest(rk.residual_keys) as key from r join rk using (dedup_hash)
+        ),
+        sp as (
+            select mk.record_id, list({{'key': mk.key, 'findings': s.findings}} order by mk.key) as spans
+            from mk join ({span_sql}) s on s.key = mk.key
+            group by 1
+        )
+        select r.*, sp.spans, rk.residual_keys is not null as residual_known
+        from r left join sp using (record_id) left join rk using (dedup_hash)
+        order by record_id
+    """
+    reader_con = session.cursor()
+    total = reader_con.execute(f"select count(*) from {releasable}").fetchone()[0]
+    reader = reader_con.execute(sql).to_arrow_reader(1024)
+    payload_cols = ["messages", "prompt", "chosen", "rejected", "text", "pii_status", "pii_redactions", "content_hash"]
+
+    def produce() -> Iterator[pa.Table]:
+        new_spans: list[pa.Table] = []
+        new_residual: list[pa.Table] = []
+        pending = 0
+        for kept, out in map_keeping("lakehouse.engine.stages:pii_redact_batch", reader,
+                                     ["record_id", "dedup_hash", "residual_known"], stage="pii_redact",
+                                     total=total, settings=engine_settings(), batch_rows=256):
+            yield pa.Table.from_batches([pa.RecordBatch.from_arrays(
+                [kept.column("record_id"), *[out.column(c) for c in payload_cols]], names=["record_id", *payload_cols])])
+            spans_flat = out.column("new_spans").flatten()
+            if len(spans_flat):
+                new_spans.append(pa.table({"key": spans_flat.field("key"), "findings": spans_flat.field("findings")}))
+            unknown = pc.invert(kept.column("residual_known"))
+            if pc.any(unknown).as_py():
+                new_residual.append(pa.table({"key": pc.filter(kept.column("dedup_hash"), unknown),
+                                              "residual_keys": pc.filter(out.column("residual_keys"), unknown)}))
+            pending += out.num_rows
+            if pending >= 50_000:
+                _flush(span_cache, new_spans)
+                _flush(residual_cache, new_residual)
+                pending = 0
+        _flush(span_cache, new_spans)
+        _flush(residual_cache, new_residual)
+
+    rel = _stage_table(session, stage_name, produce())
+    reader_con.close()
+    if rel is None:
+        return session.sql(
+            "select null::varchar as record_id, " + ", ".join(
+                f"null::{_sql_of(REDACT_OUTPUT.field(c).type)} as {c}" for c in payload_cols) + " where false")
+    return rel
+
+
+def _sql_of(t: "pa.DataType") -> str:
+    from lakehouse.record import sql_type
+
+    return sql_type(t)
+
+
+def _flush(cache: ResultCache, parts: list["pa.Table"]) -> None:
+    import pyarrow as pa
+
+    if parts:
+        tbl = pa.concat_tables(parts)
+        # one row per key: residual texts repeat across records of a batch only by coincidence
+        keys = tbl.column("key").to_pylist()
+        seen: set[str] = set()
+        keep = [i for i, k in enumerate(keys) if not (k in seen or seen.add(k))]  # type: ignore[func-returns-value]
+        cache.append(tbl.take(keep))
+        parts.clear()
+
+
+def pii_residual(session: "duckdb.DuckDBPyConnection", released: str) -> "duckdb.DuckDBPyRelation":
+    """Findings left in each released (redacted) record: its texts' spans from the cache (computed
+    where missing), outside placeholders."""
+    import pyarrow as pa
+
+    from lakehouse.engine.stages import pii_fingerprint
+
+    inputs = f"select sha256(content) as key, any_value(content) as text from ({_texts_sql(released)}) group by 1"
+    spans_sql = cached_map(session, storage=_storage(), stage="pii_spans", fp=pii_fingerprint(), inputs_sql=inputs,
+                           fn_path="lakehouse.engine.stages:pii_analyze_batch", result_columns=["findings"],
+                           batch_rows=256)
+    sql = f"""
+        with r as (select record_id, kind, messages, prompt, chosen, rejected, text from {released}),
+        mk as (select distinct owner as record_id, sha256(content) as key from ({_texts_sql('r')})),
+        sp as (
+            select mk.record_id, list({{'key': mk.key, 'findings': s.findings}} order by mk.key) as spans
+            from mk join ({spans_sql}) s on s.key = mk.key group by 1
+        )
+        select r.*, sp.spans from r left join sp using (record_id) order by record_id
+    """
+    reader_con = session.cursor()
+    total = reader_con.execute(f"select count(*) from {released}").fetchone()[0]
+    reader = reader_con.execute(sql).to_arrow_reader(1024)
+
+    def produce() -> Iterator[pa.Table]:
+        for kept, out in map_keeping("lakehouse.engine.stages:pii_residual_batch", reader, ["record_id"],
+                                     stage="pii_residual_scan", total=total, batch_rows=512):
+            yield pa.table({"record_id": kept.column("record_id"), "findings": out.column("findings")})
+
+    rel = _stage_table(session, "__lh_pii_residual_stage", produce())
+    reader_con.close()
+    return rel if rel is not None else session.sql("select null::varchar as record_id, 0::bigint as findings where false")

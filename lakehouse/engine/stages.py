@@ -1,0 +1,182 @@
+"""The build's per-record stages as pure batch functions (run by :func:`lakehouse.engine.map_batches`).
+
+Each takes a record batch and returns one with one row per input row, and loads what it needs
+once per process. Nothing here logs or returns text other than the record payload it was given
+(redacted, for the redaction stage).
+
+PII redaction is split in two so that the expensive half is cached per message:
+
+1. ``pii_analyze_batch``: spans of each distinct message text (spaCy + Presidio), keyed by
+   sha256(text) in the ``pii_spans`` cache (spans only);
+2. ``pii_redact_batch``: per record, the cached spans of all its messages are seeded into the
+   redactor, which applies them with consistent placeholders per conversation (names found in
+   one message are propagated to the others at this point). Texts the redactor analyses on top
+   (the residual pass over changed texts) come back as new ``pii_spans`` entries, and their keys
+   per record as ``residual_keys``, so the next build seeds them too.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+import pyarrow as pa
+
+from lakehouse.record import MESSAGES_TYPE
+
+FINDING_TYPE = pa.struct([("entity_type", pa.string()), ("begin_offset", pa.int32()),
+                          ("end_offset", pa.int32()), ("score", pa.float64())])
+FINDINGS_TYPE = pa.list_(FINDING_TYPE)
+KEYED_FINDINGS_TYPE = pa.list_(pa.struct([("key", pa.string()), ("findings", FINDINGS_TYPE)]))
+FINDINGS_SQL = "STRUCT(entity_type VARCHAR, begin_offset INTEGER, end_offset INTEGER, score DOUBLE)[]"
+
+PII_SPANS_VERSION = "1"
+PII_REDACT_VERSION = "1"
+
+
+def _worker_setup() -> None:
+    """Inside an engine worker the redactor never fans out on its own."""
+    import os
+
+    os.environ["LAKEHOUSE_PII_WORKERS"] = "0"
+
+
+@functools.lru_cache(maxsize=None)
+def _redactor(config_path: str | None) -> Any:
+    _worker_setup()
+    from lakehouse.privacy import get_redactor
+
+    return get_redactor(config_path)
+
+
+def pii_fingerprint(config_path: str | None = None) -> str:
+    from lakehouse.engine.cache import fingerprint
+    from lakehouse.privacy import load_privacy_config
+
+    return fingerprint("pii", PII_SPANS_VERSION, load_privacy_config(config_path).config_hash)
+
+
+def _to_struct(findings: Any) -> list[dict[str, Any]]:
+    return [{"entity_type": f.entity_type, "begin_offset": f.start, "end_offset": f.end, "score": f.score}
+            for f in findings]
+
+
+def _from_struct(rows: Any) -> tuple[Any, ...]:
+    from lakehouse.privacy import Finding
+
+    return tuple(Finding(r["entity_type"], r["begin_offset"], r["end_offset"], r["score"]) for r in rows or [])
+
+
+# -- 1. analysis ------------------------------------------------------------------------------
+def pii_analyze_batch(batch: pa.RecordBatch, config_path: str | None = None) -> pa.RecordBatch:
+    """``text`` -> ``findings`` (spans above threshold, allow-lists applied; no text)."""
+    red = _redactor(config_path)
+    texts = [t or "" for t in batch.column("text").to_pylist()]
+    red.clear_cache()
+    found = red.analyze(texts)
+    return pa.record_batch([pa.array([_to_struct(f) for f in found], FINDINGS_TYPE)], names=["findings"])
+
+
+# -- 2. redaction -----------------------------------------------------------------------------
+REDACT_OUTPUT = pa.schema([
+    ("messages", MESSAGES_TYPE), ("prompt", MESSAGES_TYPE), ("chosen", MESSAGES_TYPE), ("rejected", MESSAGES_TYPE),
+    ("text", pa.string()), ("pii_status", pa.string()), ("pii_redactions", pa.string()),
+    ("content_hash", pa.string()), ("residual_keys", pa.list_(pa.string())), ("new_spans", KEYED_FINDINGS_TYPE),
+])
+
+
+class _Recorder:
+    """Wraps ``Redactor.analyze`` to note which texts a record's redaction asked for."""
+
+    def __init__(self, red: Any) -> None:
+        self.red, self.inner, self.keys = red, red.analyze, []
+
+    def __call__(self, texts: Any) -> Any:
+        from lakehouse.privacy.redactor import text_key
+
+        self.keys.extend(text_key(t) for t in texts)
+        return self.inner(texts)
+
+
+def pii_redact_batch(batch: pa.RecordBatch, config_path: str | None = None) -> pa.RecordBatch:
+    """Records (kind, messages, prompt, chosen, rejected, text, label, spans, residual_keys) ->
+    the redacted payload, pii_status, pii_redactions (counts JSON), content_hash of the redacted
+    record, and, for records that came without ``residual_keys``, those keys and their spans."""
+    from lakehouse.hashing import content_hash
+    from lakehouse.udf.privacy import redact_rows
+
+    red = _redactor(config_path)
+    cols = {n: batch.column(n).to_pylist() for n in batch.schema.names}
+    n = batch.num_rows
+    seeded: dict[bytes, tuple[Any, ...]] = {}
+    for spans in cols["spans"]:
+        for s in spans or []:
+            seeded[bytes.fromhex(s["key"])] = _from_struct(s["findings"])
+    red.clear_cache()
+    red.seed_cache(seeded)
+    rows = redact_rows(cols["kind"], cols["messages"], cols["prompt"], cols["chosen"], cols["rejected"], cols["text"])
+    # texts analysed here (residual passes), attributed to their records by a cheap re-run: every
+    # analysis is in memory now, so this only re-applies placeholders
+    fresh = {k: v for k, v in red.cache_items() if k not in seeded}
+    residual: list[list[str] | None] = [None] * n
+    for i in range(n):
+        if cols["residual_known"][i]:
+            continue
+        rec = _Recorder(red)
+        red.analyze = rec
+        try:
+            redact_rows([cols["kind"][i]], [cols["messages"][i]], [cols["prompt"][i]], [cols["chosen"][i]],
+                        [cols["rejected"][i]], [cols["text"][i]])
+        finally:
+            del red.analyze
+        own = {s["key"] for s in cols["spans"][i] or []}
+        residual[i] = sorted({k.hex() for k in rec.keys} - own)
+    out: dict[str, list[Any]] = {f.name: [] for f in REDACT_OUTPUT}
+    emitted: set[bytes] = set()
+    for i, r in enumerate(rows):
+        r = r or {"messages": None, "prompt": None, "chosen": None, "rejected": None, "text": None,
+                  "pii_status": None, "redactions": None}
+        for c in ("messages", "prompt", "chosen", "rejected", "text"):
+            out[c].append(r[c])
+        out["pii_status"].append(r["pii_status"])
+        out["pii_redactions"].append(r["redactions"])
+        kind = cols["kind"][i]
+        out["content_hash"].append(content_hash(kind, messages=r["messages"], prompt=r["prompt"], chosen=r["chosen"],
+                                                rejected=r["rejected"], text=r["text"], label=cols["label"][i])
+                                   if kind else None)
+        out["residual_keys"].append(residual[i])
+        new = []
+        for k in residual[i] or []:
+            kb = bytes.fromhex(k)
+            if kb in fresh and kb not in emitted:
+                emitted.add(kb)
+                new.append({"key": k, "findings": _to_struct(fresh[kb])})
+        out["new_spans"].append(new)
+    return pa.record_batch([pa.array(out[f.name], f.type) for f in REDACT_OUTPUT], schema=REDACT_OUTPUT)
+
+
+# -- 3. the gate's residual scan -----------------------------------------------------------------
+def pii_residual_batch(batch: pa.RecordBatch, config_path: str | None = None) -> pa.RecordBatch:
+    """Released (redacted) records + the cached spans of their texts -> findings left above the
+    threshold outside placeholders."""
+    from lakehouse.udf.privacy import record_texts
+
+    red = _redactor(config_path)
+    cols = {n: batch.column(n).to_pylist() for n in batch.schema.names}
+    seeded = {bytes.fromhex(s["key"]): _from_struct(s["findings"]) for spans in cols["spans"] for s in spans or []}
+    red.clear_cache()
+    red.seed_cache(seeded)
+    per_row = [record_texts(*vals) for vals in zip(cols["kind"], cols["messages"], cols["prompt"], cols["chosen"],
+                                                   cols["rejected"], cols["text"])]
+    flat = [t for texts in per_row for t in texts]
+    findings = red.scan(flat) if flat else []
+    out, pos = [], 0
+    for texts in per_row:
+        out.append(sum(len(f) for f in findings[pos:pos + len(texts)]))
+        pos += len(texts)
+    return pa.record_batch([pa.array(out, pa.int64())], names=["findings"])
+
+
+def counts_json(counts: dict[str, int]) -> str:
+    return json.dumps(dict(sorted(counts.items())), separators=(",", ":"))
