@@ -85,3 +85,50 @@ def normalize_root(root: str) -> str:
     if root.startswith("file://"):
         root = root[len("file://"):]
     return str(Path(root).expanduser().resolve())
+
+
+# --- policy YAMLs: packaged defaults, overridable from a folder -------------------------------------
+
+CONFIG_DIR_ENV = "LAKEHOUSE_CONFIG_DIR"
+PACKAGED_CONFIG_DIR = Path(__file__).resolve().parent / "config"
+
+
+def config_path(name: str, env: Mapping[str, str] | None = None) -> Path:
+    """The policy YAML ``name`` (e.g. ``privacy.yml``): ``$LAKEHOUSE_CONFIG_DIR/<name>`` when that file
+    exists, otherwise the packaged default. Every YAML loader of the library resolves through here."""
+    env = os.environ if env is None else env
+    folder = (env.get(CONFIG_DIR_ENV) or "").strip()
+    if folder:
+        base = Path(folder).expanduser()
+        if not base.is_dir():
+            raise ConfigError(f"{CONFIG_DIR_ENV}={folder} is not a folder")
+        if (base / name).is_file():
+            return base / name
+    return PACKAGED_CONFIG_DIR / name
+
+
+def config_names() -> list[str]:
+    """The policy YAMLs the package ships (the set an override folder may replace)."""
+    return sorted(p.name for p in PACKAGED_CONFIG_DIR.glob("*.yml"))
+
+
+def config_hash(env: Mapping[str, str] | None = None) -> str:
+    """sha256 over the resolved policy YAMLs (name and bytes): equal whenever the effective policy is.
+    Written into release provenance; usable as part of a cache key."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in config_names():
+        data = config_path(name, env).read_bytes()
+        h.update(f"{name}\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
+def config_sources(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Which file each policy YAML resolves to: ``packaged`` or the override path."""
+    out = {}
+    for name in config_names():
+        p = config_path(name, env)
+        out[name] = "packaged" if p.parent == PACKAGED_CONFIG_DIR else str(p)
+    return out

@@ -93,7 +93,7 @@ def test_every_shape_through_the_pipeline(local_root, tmp_path):
     edge = con.execute("select bool_and(is_training_edge_case), count(*) from release_conversations where source_name = 'hh_harmless'").fetchone()
     assert edge[0] is True and edge[1] > 0
     # KTO rows are phase C, in their own shards
-    kto = con.execute("select distinct phase, shard_key like '%/kto-part-%' from release_conversations where source_name = 'kto_demo'").fetchall()
+    kto = con.execute("select distinct phase, shard_key like 'shards/kto/%' from release_conversations where source_name = 'kto_demo'").fetchall()
     assert kto == [("C", True)]
     # the release covers the three phases and reports coverage
     st = Storage.from_env()

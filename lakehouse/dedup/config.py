@@ -60,6 +60,8 @@ def load_dedup_config(path: str | Path | None = None) -> DedupConfig:
     """Read the ``near_dedup`` section of ``path`` (default: the packaged ``dedup.yml``)."""
     import yaml
 
-    with open(path or DEFAULT_PATH, encoding="utf-8") as fh:
+    from lakehouse.config import config_path
+
+    with open(path or config_path("dedup.yml"), encoding="utf-8") as fh:
         doc = yaml.safe_load(fh) or {}
     return config_from_mapping(doc.get("near_dedup") or {})

@@ -47,3 +47,79 @@ class HashingWriter:
     def close(self) -> FileEntry:
         self._f.close()
         return FileEntry(self.key, self.bytes, self.records, self._h.hexdigest())
+
+
+def hash_file(path: str, key: str, records: int = 0) -> FileEntry:
+    """A FileEntry for a file another library wrote (Parquet, HTML)."""
+    h = hashlib.sha256()
+    n = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(4 * 1024 * 1024):
+            h.update(chunk)
+            n += len(chunk)
+    return FileEntry(key, n, records, h.hexdigest())
+
+
+def write_bytes_entry(staging: str, key: str, data: bytes, records: int = 0) -> FileEntry:
+    w = HashingWriter(os.path.join(staging, key), key)
+    w.write_all(data, records=records)
+    return w.close()
+
+
+# --- Parquet beside JSONL ---------------------------------------------------------------------------
+# One Arrow schema per config (sft, kto, preference, pretrain): the union of what every JSONL shard of
+# that config holds, so records whose metadata differ (an extra key on some rows) share one schema.
+# Each Parquet file holds exactly the rows of its JSONL shard, in the same order.
+
+# a field that is null in every record of a config still needs a type: these names have a known one
+NULL_FIELD_TYPES = {"stage": "Int64", "row_number": "Int64", "label": "Boolean"}
+
+
+def parquet_key(jsonl_key: str) -> str:
+    """shards/<config>/<split>/<family>/part-N.jsonl -> parquet/<config>/<split>/<family>/part-N.parquet"""
+    assert jsonl_key.startswith("shards/") and jsonl_key.endswith(".jsonl"), jsonl_key
+    return "parquet/" + jsonl_key[len("shards/"):-len(".jsonl")] + ".parquet"
+
+
+def _fill_nulls(dtype: "object", name: str = "") -> "object":
+    import polars as pl
+
+    if dtype == pl.Null:
+        return getattr(pl, NULL_FIELD_TYPES.get(name, "String"))
+    if isinstance(dtype, pl.Struct):
+        return pl.Struct({f.name: _fill_nulls(f.dtype, f.name) for f in dtype.fields})
+    if isinstance(dtype, pl.List):
+        return pl.List(_fill_nulls(dtype.inner, name))
+    return dtype
+
+
+def unified_schema(paths: list[str]) -> "object":
+    """The polars schema every file fits: struct fields merged by name, nulls widened (deterministic
+    for a given ordered list of files)."""
+    import polars as pl
+
+    frames = [pl.read_ndjson(p, infer_schema_length=None).head(0) for p in paths if os.path.getsize(p)]
+    if not frames:
+        return pl.Schema({})
+    merged = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
+    return pl.Schema({name: _fill_nulls(dt, name) for name, dt in merged.schema.items()})
+
+
+def write_parquet_mirrors(staging: str, jsonl_keys: list[str]) -> tuple[list[FileEntry], "object"]:
+    """Write a Parquet file beside each JSONL shard of one config (same rows, same order)."""
+    import polars as pl
+
+    schema = unified_schema([os.path.join(staging, k) for k in jsonl_keys])
+    entries = []
+    for key in jsonl_keys:
+        src = os.path.join(staging, key)
+        df = pl.read_ndjson(src, schema=schema) if os.path.getsize(src) else pl.DataFrame(schema=schema)
+        entries.append(write_parquet(staging, parquet_key(key), df))
+    return entries, schema
+
+
+def write_parquet(staging: str, key: str, df: "object") -> FileEntry:
+    path = os.path.join(staging, key)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    df.write_parquet(path, compression="zstd", statistics=True)  # type: ignore[attr-defined]
+    return hash_file(path, key, records=df.height)  # type: ignore[attr-defined]

@@ -18,7 +18,12 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from lakehouse import __version__
-from lakehouse.export.files import FileEntry, HashingWriter
+from lakehouse.config import config_hash, config_sources
+from lakehouse.export.card import CardInputs, render_card
+from lakehouse.export.files import FileEntry, HashingWriter, write_bytes_entry
+from lakehouse.export.release_index import clean_stale_staging, converge_release_index, staging_prefix
+from lakehouse.faults import kill_point
+from lakehouse.export.report import ReportInputs, render_report
 from lakehouse.storage import CATALOG_PREFIX, CURATED_PREFIX, QUARANTINE_PREFIX, RELEASES_PREFIX, Storage, split_s3_uri
 
 if TYPE_CHECKING:
@@ -27,7 +32,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-COMPILED_KEY = "compiled/final_training_dataset.jsonl"
+COMPILED_PREFIX = "compiled"
+CARD = "README.md"
+REPORT_HTML = "reports/index.html"
+CONFIGS = ("sft", "kto", "preference", "pretrain")
+SPLITS = ("train", "val", "test")
 FORMAT = "lakehouse-release/1"
 
 
@@ -66,7 +75,9 @@ class ReleaseInputs:
     quarantine: "duckdb.DuckDBPyRelation | None" = None
     coverage: "duckdb.DuckDBPyRelation | None" = None
     near_removals: "duckdb.DuckDBPyRelation | None" = None
+    registry: "duckdb.DuckDBPyRelation | None" = None      # dataset_registry seed (coverage matrix)
     gates: list[str] = field(default_factory=list)
+    tokenizer: str | None = None                            # local tokenizer folder for the report's token counts
 
 
 @dataclass
@@ -84,15 +95,27 @@ def _rows(rel: "duckdb.DuckDBPyRelation", sql: str) -> list[dict[str, Any]]:
     return [dict(zip(cols, row)) for row in res.fetchall()]
 
 
+def shard_config(key: str) -> str:
+    """The config (sft, kto, preference, pretrain) of a shard key shards/<config>/<split>/<family>/part-N.jsonl."""
+    return key.split("/")[1]
+
+
+def compiled_key(config: str, split: str) -> str:
+    return f"{COMPILED_PREFIX}/{config}/{split}.jsonl"
+
+
 def _write_shards(rel: "duckdb.DuckDBPyRelation", staging: str) -> tuple[list[FileEntry], dict[str, Any]]:
+    """JSONL shards, plus one compiled file per config and split holding the same lines in the same order.
+    Rows arrive ordered by shard key, so each config/split is one contiguous run of rows."""
     ordered = rel.query("r", "select shard_key, json_line, split, family, kind from r "
                              "order by shard_key, content_hash")
     reader = ordered.fetch_record_batch(10_000)
-    compiled = HashingWriter(os.path.join(staging, COMPILED_KEY), COMPILED_KEY)
     entries: list[FileEntry] = []
     current: HashingWriter | None = None
+    compiled: HashingWriter | None = None
     seen: set[str] = set()
-    counts: dict[str, Any] = {"records": 0, "by_split": {}, "by_family": {}, "by_kind": {}, "by_family_split": {}}
+    counts: dict[str, Any] = {"records": 0, "by_split": {}, "by_family": {}, "by_kind": {}, "by_family_split": {},
+                              "by_config": {}}
     for batch in reader:
         cols = batch.to_pydict()
         for key, line, split, fam, kind in zip(cols["shard_key"], cols["json_line"], cols["split"],
@@ -104,8 +127,14 @@ def _write_shards(rel: "duckdb.DuckDBPyRelation", staging: str) -> tuple[list[Fi
                     raise RuntimeError(f"shard {key} reopened: release rows are not ordered by shard_key")
                 seen.add(key)
                 current = HashingWriter(os.path.join(staging, key), key)
+                ckey = compiled_key(shard_config(key), split)
+                if compiled is None or compiled.key != ckey:
+                    if compiled is not None:
+                        entries.append(compiled.close())
+                    compiled = HashingWriter(os.path.join(staging, ckey), ckey)
             data = line.encode("utf-8")
             current.write_line(data)
+            assert compiled is not None
             compiled.write_line(data)
             counts["records"] += 1
             counts["by_split"][split] = counts["by_split"].get(split, 0) + 1
@@ -113,10 +142,37 @@ def _write_shards(rel: "duckdb.DuckDBPyRelation", staging: str) -> tuple[list[Fi
             counts["by_kind"][kind] = counts["by_kind"].get(kind, 0) + 1
             fs = counts["by_family_split"].setdefault(fam, {})
             fs[split] = fs.get(split, 0) + 1
-    if current is not None:
-        entries.append(current.close())
-    entries.append(compiled.close())
+            cs = counts["by_config"].setdefault(shard_config(key), {s: 0 for s in SPLITS})
+            cs[split] = cs.get(split, 0) + 1
+    for w in (current, compiled):
+        if w is not None:
+            entries.append(w.close())
     return entries, counts
+
+
+def _write_parquet(staging: str, entries: list[FileEntry]) -> tuple[list[FileEntry], dict[str, Any],
+                                                                       dict[str, dict[str, list[str]]]]:
+    """Parquet beside the JSONL shards (parquet/<config>/<split>/<family>/part-N.parquet), one schema per config.
+    Returns the entries, the schema of each config and its Parquet keys by split (a split without records has
+    none: `datasets` cannot load an empty split)."""
+    from lakehouse.export.files import parquet_key, write_parquet_mirrors
+
+    by_config: dict[str, list[str]] = {}
+    for e in sorted(entries, key=lambda e: e.key):
+        if e.key.startswith("shards/"):
+            by_config.setdefault(shard_config(e.key), []).append(e.key)
+    out: list[FileEntry] = []
+    schemas: dict[str, Any] = {}
+    files: dict[str, dict[str, list[str]]] = {}
+    for config in CONFIGS:
+        keys = by_config.get(config)
+        if not keys:
+            continue
+        written, schema = write_parquet_mirrors(staging, keys)
+        out += written
+        schemas[config] = schema
+        files[config] = {s: [parquet_key(k) for k in keys if k.split("/")[2] == s] for s in SPLITS}
+    return out, schemas, files
 
 
 PHASE_NAMES = {"A": ("continued_pretraining", "pretrain"), "B": ("sft", "sft"), "C": ("preference", "preference")}
@@ -145,7 +201,7 @@ def registry_curriculum(rel: "duckdb.DuckDBPyRelation", stages: "duckdb.DuckDBPy
                 for row in files:
                     if (row["phase"], row["stage"], row["family"]) == (phase, st["stage"], f["family"]):
                         # KTO rows (messages + label) are listed apart: the DPO phase reads pairs only
-                        target = kto_files if "/kto-part-" in row["shard_key"] else split_files
+                        target = kto_files if shard_config(row["shard_key"]) == "kto" else split_files
                         target.setdefault(row["split"], []).append(row["shard_key"])
                 fam = {"family": f["family"], "weight": round(float(f["weight"] or 1.0) / total, 6),
                        "records": f["records"], "files": split_files}
@@ -201,6 +257,35 @@ def audit_report(inputs: ReleaseInputs) -> dict[str, Any]:
             "gates": [{"gate": g, "result": "pass"} for g in inputs.gates]}
 
 
+def release_provenance(rel: "duckdb.DuckDBPyRelation") -> dict[str, Any]:
+    """The transform settings the records carry (one value each, or a comma list), plus the policy
+    config hash. Content-derived only, so it is equal across rebuilds."""
+    prov: dict[str, Any] = {}
+    if "json_line" in rel.columns:
+        for name in ("package_version", "git_commit", "registry_version", "pii_model", "pii_config_hash"):
+            vals = _rows(rel, f"select distinct json_extract_string(json_line, '$.metadata.transform.{name}') as v "
+                              "from r order by 1")
+            prov[name] = ", ".join(str(v["v"]) for v in vals if v["v"] is not None)
+    prov["config_hash"] = config_hash()
+    return prov
+
+
+def _card(inputs: ReleaseInputs, counts: dict[str, Any], schemas: dict[str, Any],
+          parquet_files: dict[str, dict[str, list[str]]], provenance: dict[str, Any], seed: int,
+          split_bytes: dict[str, dict[str, int]]) -> bytes:
+    rel = inputs.release
+    families = _rows(rel, "select family, case when kind = 'sft' and label is not null then 'kto' else kind end "
+                          "as config, split, count(*) as records from r group by all order by all")
+    licenses = _rows(rel, "select coalesce(license_tag, '(none)') as license_tag, count(*) as records from r "
+                          "group by 1 order by 1")
+    sources = _rows(rel, "select source_name, any_value(source_family) as source_family, "
+                         "string_agg(distinct coalesce(license_tag, '(none)'), ', ' order by coalesce(license_tag, '(none)')) "
+                         "as license_tag, count(*) as records from r group by 1 order by 1")
+    return render_card(CardInputs(version="", seed=seed, counts=counts.get("by_config", {}), parquet_files=parquet_files,
+                                  schemas=schemas, families=families, licenses=licenses, sources=sources,
+                                  provenance=provenance, gates=list(inputs.gates), split_bytes=split_bytes))
+
+
 def _curated_tables(storage: Storage, inputs: ReleaseInputs) -> None:
     from deltalake import write_deltalake
 
@@ -215,28 +300,6 @@ def _curated_tables(storage: Storage, inputs: ReleaseInputs) -> None:
         write_deltalake(storage.uri(key), reader, mode="overwrite", schema_mode="overwrite",
                         storage_options=storage.delta_storage_options())
         log.info("curated table %s written", key)
-
-
-def _index_release(storage: Storage, rel: "duckdb.DuckDBPyRelation", version: str) -> None:
-    """catalog/release_records: which record is in which release (for `lakehouse trace`)."""
-    from deltalake import DeltaTable, write_deltalake
-    from deltalake.exceptions import TableNotFoundError
-
-    q = rel.query("r", f"select '{version.replace(chr(39), chr(39) * 2)}'::varchar as version, record_id, content_hash, "
-                       "split, shard_key from r order by record_id")
-    uri = storage.uri(CATALOG_PREFIX, "release_records")
-    opts = storage.delta_storage_options()
-    try:
-        DeltaTable(uri, storage_options=opts)
-        exists = True
-    except TableNotFoundError:
-        exists = False
-    reader = q.fetch_record_batch(50_000)
-    if exists:
-        write_deltalake(uri, reader, mode="overwrite", predicate=f"version = '{version.replace(chr(39), chr(39) * 2)}'",
-                        storage_options=opts)
-    else:
-        write_deltalake(uri, reader, mode="append", storage_options=opts)
 
 
 def _existing_manifest(storage: Storage, version: str) -> dict[str, Any] | None:
@@ -272,11 +335,24 @@ def publish_release(storage: Storage, inputs: ReleaseInputs, *, version: str | N
             w = HashingWriter(os.path.join(staging, name), name)
             w.write_all(_json_bytes(obj), records=0)
             entries.append(w.close())
+        parquet_entries, schemas, parquet_files = _write_parquet(staging, entries)
+        entries += parquet_entries
+        provenance = release_provenance(inputs.release)
+        sizes = {e.key: e.bytes for e in parquet_entries}
+        split_bytes = {c: {s: sum(sizes[k] for k in keys) for s, keys in by_split.items()}
+                       for c, by_split in parquet_files.items()}
+        entries.append(write_bytes_entry(staging, CARD, _card(inputs, counts, schemas, parquet_files, provenance, seed,
+                                                              split_bytes)))
+        entries.append(write_bytes_entry(staging, REPORT_HTML, render_report(ReportInputs(
+            release=inputs.release, audit=reports["audit"], counts=counts, conversations=inputs.conversations,
+            quarantine=inputs.quarantine, coverage=inputs.coverage, near_removals=inputs.near_removals,
+            registry=inputs.registry, tokenizer=inputs.tokenizer or None, gates=list(inputs.gates)))))
         entries.sort(key=lambda e: e.key)
         manifest = {
             "format": FORMAT, "version": version,
             "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "git_commit": git_commit(project_dir), "package_version": __version__, "seed": seed,
+            "config_hash": provenance["config_hash"], "config_sources": config_sources(),
             "counts": counts, "files": [e.as_dict() for e in entries],
         }
 
@@ -285,6 +361,7 @@ def publish_release(storage: Storage, inputs: ReleaseInputs, *, version: str | N
             if existing.get("files") == manifest["files"]:
                 log.info("release %s unchanged (%d files)", version, len(entries))
                 _curated_tables(storage, inputs)
+                converge_release_index(storage, inputs.release, version)   # repairs a publish killed before it
                 return PublishResult(version, storage.uri(prefix), "unchanged", entries, counts)
             if not overwrite:  # refused before anything is written: curated tables stay as they were
                 raise ReleaseExists(
@@ -292,10 +369,12 @@ def publish_release(storage: Storage, inputs: ReleaseInputs, *, version: str | N
                     f"new version (lakehouse build --version v..., or --vars '{{release_version: v...}}') "
                     f"or release_overwrite: true")
         _curated_tables(storage, inputs)
+        kill_point("publish.after_curated")
         _upload(storage, staging, prefix, entries, manifest)
+        kill_point("publish.after_folder")
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # gone already when a local release was renamed into place
-    _index_release(storage, inputs.release, version)
+    converge_release_index(storage, inputs.release, version)
     log.info("release %s published: %d records, %d files", version, counts["records"], len(entries))
     return PublishResult(version, storage.uri(prefix), "published", entries, counts)
 
@@ -308,7 +387,8 @@ def _staging_dir(storage: Storage, prefix: str) -> str:
     final = storage.uri(prefix)
     parent = os.path.dirname(final)
     os.makedirs(parent, exist_ok=True)
-    return tempfile.mkdtemp(prefix=f".{os.path.basename(final)}.tmp-", dir=parent)
+    clean_stale_staging(parent)   # folders of a killed publish (their process is gone)
+    return tempfile.mkdtemp(prefix=staging_prefix(os.path.basename(final)), dir=parent)
 
 
 def _upload(storage: Storage, staging: str, prefix: str, entries: list[FileEntry], manifest: dict[str, Any]) -> None:
@@ -318,6 +398,7 @@ def _upload(storage: Storage, staging: str, prefix: str, entries: list[FileEntry
         final = storage.uri(prefix)
         with open(os.path.join(staging, MANIFEST), "wb") as f:
             f.write(manifest_bytes)
+        kill_point("publish.before_place")
         if os.path.exists(final):
             old = final + f".old-{os.getpid()}"
             os.replace(final, old)

@@ -103,7 +103,9 @@ def config_hash(raw: Mapping[str, Any], model: str) -> str:
 
 def default_config_text() -> str:
     """The packaged privacy.yml."""
-    return importlib.resources.files("lakehouse").joinpath("config", "privacy.yml").read_text(encoding="utf-8")
+    from lakehouse.config import config_path
+
+    return config_path("privacy.yml").read_text(encoding="utf-8")
 
 
 def _flatten_terms(value: Any) -> frozenset[str]:

@@ -107,7 +107,9 @@ def load_safety_config(path: str | None = None) -> SafetyConfig:
     if path:
         text, base = Path(path).read_text(encoding="utf-8"), Path(path).parent
     else:
-        text = importlib.resources.files("lakehouse").joinpath("config", "safety.yml").read_text(encoding="utf-8")
+        from lakehouse.config import config_path
+
+        text = config_path("safety.yml").read_text(encoding="utf-8")
         base = Path.cwd()
     raw = yaml.safe_load(text) or {}
     paths = [str(p) for p in raw.get("extra_lexicons") or []]

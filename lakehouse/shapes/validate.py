@@ -50,7 +50,9 @@ def _parse_policy(text: str) -> Policy:
 
 @lru_cache(maxsize=1)
 def _packaged_policy() -> Policy:
-    return _parse_policy(resources.files("lakehouse").joinpath("config/validation.yml").read_text(encoding="utf-8"))
+    from lakehouse.config import config_path
+
+    return _parse_policy(config_path("validation.yml").read_text(encoding="utf-8"))
 
 
 def load_policy(path: str | None = None) -> Policy:

@@ -4,7 +4,7 @@
 with released as (
     select
         *,
-        (row_number() over (partition by split, family, label is not null order by content_hash) - 1)
+        (row_number() over (partition by split, family, kind, label is not null order by content_hash) - 1)
             // {{ var('shard_size') }} as shard
     from {{ ref('int_conversations_split') }}
 ),
@@ -62,8 +62,9 @@ select
     phase,
     stage,
     shard,
-    'shards/' || split || '/' || family || '/' || case when label is not null then 'kto-part-' else 'part-' end
-        || lpad(shard::varchar, 5, '0') || '.jsonl' as shard_key,
+    -- shards/<config>/<split>/<family>/part-NNNNN.jsonl; config = the kind, or kto for labelled sft rows
+    'shards/' || case when kind = 'sft' and label is not null then 'kto' else kind end || '/' || split || '/'
+        || family || '/part-' || lpad(shard::varchar, 5, '0') || '.jsonl' as shard_key,
     family,
     family_weight,
     is_holdout,

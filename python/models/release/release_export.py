@@ -19,6 +19,7 @@ def model(dbt, session):
     stats = dbt.ref("release_stats")
     near_removals = dbt.ref("near_duplicate_removals")
 
+    registry = dbt.ref("dataset_registry")
     import pyarrow as pa
 
     from lakehouse.export.publish import ReleaseInputs, publish_release
@@ -28,9 +29,11 @@ def model(dbt, session):
     seed = int(dbt.config.get("split_seed") or 42)
     overwrite = str(dbt.config.get("release_overwrite")).lower() in ("true", "1", "yes")
     result = publish_release(
+    tokenizer = dbt.config.get("tokenizer") or None
         Storage.from_env(),
         ReleaseInputs(release=release, conversations=conversations, quarantine=quarantine, coverage=coverage,
-                      stages=stages, stats=stats, near_removals=near_removals, gates=GATES),
+                      stages=stages, stats=stats, near_removals=near_removals, registry=registry, gates=GATES,
+                      tokenizer=tokenizer),
         version=version, seed=seed, overwrite=overwrite,
         project_dir=os.environ.get("LAKEHOUSE_PROJECT_DIR") or os.getcwd(),
     )
