@@ -24,6 +24,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 land: $(VENV)/.installed-base
 	$(BIN)/lakehouse land samples/chatml --source synthetic_sessions --family mental_health_datasets --license CC0-1.0
 	$(BIN)/lakehouse land samples/counsel_chat --source counsel_chat --family mental_health_datasets --license MIT
+	$(BIN)/lakehouse land samples/sessions --source synthetic_session_files --family mental_health_datasets --license CC0-1.0
+	$(BIN)/lakehouse land samples/cot_reasoning --source synthetic_clinical_reasoning --family cot_reasoning --license CC0-1.0
+	$(BIN)/lakehouse land samples/edge_cases --source synthetic_crisis_edge_cases --family edge_case_generator --license CC0-1.0
+	$(BIN)/lakehouse land samples/voice_persona --source synthetic_persona_dialogues --family voice_persona --license CC0-1.0
 	$(BIN)/lakehouse land samples/sharegpt --source fastchat_dummy --family roleplay_simulator --license Apache-2.0
 	$(BIN)/lakehouse land samples/hh_rlhf --source hh_rlhf_harmless --family safety_guardrails_annihilator --license MIT
 	$(BIN)/lakehouse land samples/speeches --source sotu_speeches --family video_transcripts --license public-domain

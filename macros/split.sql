@@ -26,3 +26,14 @@
     union all select '{{ s }}'
     {%- endfor %}
 {%- endmacro %}
+
+{% macro holdout_bucket(key_expr) -%}
+    {#- A second bucket from the same sha256('<seed>:<key>') as split_bucket, taken from hex digits
+        16-30 so the hard-holdout pick is independent of the train/val/test bucket. -#}
+    ('0x' || substr(sha256('{{ var("split_seed") }}:' || {{ key_expr }}), 16, 15))::ubigint % 10000
+{%- endmacro %}
+
+{% macro holdout_pick(key_expr, share_expr) -%}
+    {#- True for the share_expr (0-1) of keys held out in test only (registry holdout_share). -#}
+    ({{ holdout_bucket(key_expr) }} < round(({{ share_expr }}) * 10000))
+{%- endmacro %}

@@ -1,6 +1,7 @@
 -- Deterministic grouped split of the released records: bucket = sha256('<seed>:<cluster_id>')
 -- mod 10000 (split_key var: cluster (default) or content_hash); train below split_train, val
--- below split_train + split_val, test above; holdout families and sources go to test only.
+-- below split_train + split_val, test above; records marked is_holdout in int_conversations_routed
+-- (holdout families and sources, and each family's holdout_share of clusters) go to test only.
 select
     *,
     {{ split_bucket(split_key_column()) }} as split_bucket,
