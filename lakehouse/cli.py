@@ -29,6 +29,33 @@ def _err(msg: str) -> None:
     typer.echo(f"error: {msg}", err=True)
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from lakehouse import __version__
+
+        typer.echo(f"lakehouse {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main_options(
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_show_version,
+                                 help="Print the package version and exit."),
+) -> None:
+    """Compile mental-health conversation datasets into a versioned, auditable training release."""
+
+
+def _resolve(storage: "object", version: str) -> str:
+    """A release version, with `latest` resolved; one-line error and exit 2 when there is none."""
+    from lakehouse.export.verify import ReleaseNotFound, resolve_version
+
+    try:
+        return resolve_version(storage, version)  # type: ignore[arg-type]
+    except ReleaseNotFound as e:
+        _err(str(e))
+        raise typer.Exit(2)
+
+
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
@@ -56,18 +83,19 @@ def land(
     shape: str = typer.Option("auto", "--format", help="Input shape: auto, or one of chatml, sharegpt, role_list, alpaca, qa, utterance_rows, transcript, preference, kto, text."),
     file_format: Optional[str] = typer.Option(None, "--file-format", help="Force the file format: jsonl, json, csv, parquet, txt."),
     role_map: List[str] = typer.Option([], "--role-map", help="Extra role names: speaker=user,listener=assistant"),
-    conversation_key: Optional[str] = typer.Option(None, "--conversation-key"),
-    turn_key: Optional[str] = typer.Option(None, "--turn-key"),
-    role_key: Optional[str] = typer.Option(None, "--role-key"),
-    text_key: Optional[str] = typer.Option(None, "--text-key"),
-    question_key: Optional[str] = typer.Option(None, "--question-key"),
-    answer_key: Optional[str] = typer.Option(None, "--answer-key"),
+    conversation_key: Optional[str] = typer.Option(None, "--conversation-key", help="Utterance rows: the column that groups rows into one conversation (e.g. conv_id)."),
+    turn_key: Optional[str] = typer.Option(None, "--turn-key", help="Utterance rows: the column that orders turns inside a conversation."),
+    role_key: Optional[str] = typer.Option(None, "--role-key", help="The field holding a message's speaker/role (default: detected, e.g. role, from, speaker)."),
+    text_key: Optional[str] = typer.Option(None, "--text-key", help="The field holding a message's or a document's text (default: detected, e.g. content, value, text)."),
+    question_key: Optional[str] = typer.Option(None, "--question-key", help="Q/A tables: the question column (becomes the user turn)."),
+    answer_key: Optional[str] = typer.Option(None, "--answer-key", help="Q/A tables: the answer column (becomes the assistant turn)."),
     chunk_chars: Optional[int] = typer.Option(None, "--chunk-chars", help="Plain text: characters per pretraining chunk."),
     edge_case: bool = typer.Option(False, "--edge-case", help="Tag every record is_training_edge_case (bypasses safety filters, never PII redaction)."),
     strict: bool = typer.Option(False, "--strict", help="Refuse a whole file on its first unparseable row (default: quarantine the row)."),
     root: Optional[str] = typer.Option(None, "--root", help="Lakehouse root (default: LAKEHOUSE_ROOT or ./lakehouse-data)."),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
-    verbose: bool = typer.Option(False, "--verbose", "-v"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress on stderr (files, rows, elapsed) when it is a terminal."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log each file's counts and hashes (never text) on stderr."),
+    as_json: bool = typer.Option(False, "--json", help="Print the landing report as JSON on stdout."),
 ) -> None:
     """Land raw files as the Delta table raw/<source>, with provenance; re-landing a file adds nothing."""
     _setup_logging(verbose)
@@ -92,6 +120,17 @@ def land(
     except LandingError as e:
         _err(str(e))
         raise typer.Exit(2)
+    if as_json:
+        import dataclasses
+
+        typer.echo(json.dumps({"source": source, "landing_id": report.landing_id, "table": storage.uri("raw", source),
+                               "rows": report.rows, "landed": sum(f.status == "landed" for f in report.files),
+                               "skipped": sum(f.status == "skipped" for f in report.files),
+                               "failed": len(report.failed),
+                               "files": [dataclasses.asdict(f) for f in report.files]}, indent=2, ensure_ascii=False))
+        if report.failed:
+            raise typer.Exit(1)
+        return
     for f in report.files:
         if f.status == "failed":
             _err(f.error or f.source_key)
@@ -142,22 +181,61 @@ def project_dir() -> Path:
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def build(
     ctx: typer.Context,
-    version: Optional[str] = typer.Option(None, "--version", help="Release version (default v<YYYY-MM-DD>)."),
+    version: Optional[str] = typer.Option(None, "--version", help="Release version (default v<YYYY-MM-DD>); merged into --vars."),
     root: Optional[str] = typer.Option(None, "--root", help="Lakehouse root."),
+    tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="Local tokenizer folder (tokenizer.json) for the report's token counts (default: characters / 4, labelled an estimate)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the release summary as JSON on stdout (dbt's output goes to stderr)."),
 ) -> None:
-    """Run `dbt build --select release` (extra arguments go to dbt) and print the release summary."""
+    """Run `dbt build --select release` (extra arguments go to dbt, e.g. --vars '{...}') and print the release summary."""
     env = dict(os.environ)
     if root:
         env["LAKEHOUSE_ROOT"] = root
     proj = project_dir()
     env.setdefault("LAKEHOUSE_PROJECT_DIR", str(proj))
-    dbt = Path(sys.executable).parent / "dbt"
+    dbt = Path(os.environ.get("LAKEHOUSE_DBT") or Path(sys.executable).parent / "dbt")   # LAKEHOUSE_DBT: another dbt
     cmd = [str(dbt) if dbt.exists() else "dbt", "build", "--select", "release", "--project-dir", str(proj),
            "--profiles-dir", str(proj)]
+    extra = list(ctx.args)
+    try:
+        dbt_vars, extra = _split_vars(extra)
+    except ValueError as e:
+        _err(str(e))
+        raise typer.Exit(2)
     if version:
-        cmd += ["--vars", json.dumps({"release_version": version})]
-    cmd += list(ctx.args)
-    rc = subprocess.call(cmd, env=env, cwd=str(proj))
+        dbt_vars["release_version"] = version
+    if tokenizer:
+        if not os.path.isdir(os.path.expanduser(tokenizer)):
+            _err(f"--tokenizer {tokenizer}: not a folder (give a local tokenizer folder holding tokenizer.json)")
+            raise typer.Exit(2)
+        dbt_vars["tokenizer"] = os.path.abspath(os.path.expanduser(tokenizer))
+    if dbt_vars:
+        cmd += ["--vars", json.dumps(dbt_vars, sort_keys=True)]
+    if as_json or not sys.stdout.isatty():
+        cmd.append("--no-use-colors")   # no ANSI codes in logs, pipes and CI
+    cmd += extra
+    # the build database holds unredacted text in intermediate tables: unless LAKEHOUSE_DUCKDB_PATH
+    # says otherwise it lives in a private (0700) temp folder removed after the build (README, access)
+    import shutil
+    import tempfile
+
+    from lakehouse.supervise import run_supervised
+
+    private_db = None if env.get("LAKEHOUSE_DUCKDB_PATH") else tempfile.mkdtemp(prefix="lakehouse-build-")
+    if private_db:
+        env["LAKEHOUSE_DUCKDB_PATH"] = os.path.join(private_db, "lakehouse.duckdb")
+    saved_stdout = None
+    if as_json:   # stdout carries only the JSON summary: dbt writes to stderr
+        sys.stdout.flush()
+        saved_stdout = os.dup(1)
+        os.dup2(2, 1)
+    try:
+        rc = run_supervised(cmd, env=env, cwd=str(proj))   # dbt dies with this process (own group, watchdog)
+    finally:
+        if saved_stdout is not None:
+            os.dup2(saved_stdout, 1)
+            os.close(saved_stdout)
+        if private_db:
+            shutil.rmtree(private_db, ignore_errors=True)
     if rc != 0:
         _err("dbt build failed: a gate or a model failed, nothing was published (see the dbt output above)")
         raise typer.Exit(rc)
@@ -165,9 +243,58 @@ def build(
     from lakehouse.storage import Storage
 
     storage = Storage.from_env(root)
-    versions = [version] if version else sorted(list_releases(storage))[-1:]
-    for v in versions:
-        _print_release(storage, v)
+    v = dbt_vars.get("release_version") or _resolve(storage, "latest")
+    if as_json:
+        typer.echo(json.dumps(_release_summary(storage, str(v)), indent=2, ensure_ascii=False))
+        return
+    _print_release(storage, str(v))
+
+
+def _split_vars(args: list[str]) -> tuple[dict, list[str]]:
+    """Take dbt's --vars out of extra arguments (YAML or JSON mapping); the rest unchanged."""
+    import yaml
+
+    merged: dict = {}
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--vars" or a.startswith("--vars="):
+            if a == "--vars":
+                if i + 1 >= len(args):
+                    raise ValueError("--vars needs a value, e.g. --vars '{split_seed: 7}'")
+                text, i = args[i + 1], i + 2
+            else:
+                text, i = a.split("=", 1)[1], i + 1
+            try:
+                value = yaml.safe_load(text) or {}
+            except yaml.YAMLError as e:
+                raise ValueError(f"--vars is not a YAML/JSON mapping: {str(e).splitlines()[0]}") from e
+            if not isinstance(value, dict):
+                raise ValueError(f"--vars must be a mapping such as '{{split_seed: 7}}', got {text!r}")
+            merged.update(value)
+            continue
+        rest.append(a)
+        i += 1
+    return merged, rest
+
+
+def _release_summary(storage: "object", version: str) -> dict:
+    """The manifest's identity and counts, where the release and its report are (for --json)."""
+    from lakehouse.export import load_manifest
+    from lakehouse.export.publish import REPORT_HTML, release_prefix
+
+    m = load_manifest(storage, version)  # type: ignore[arg-type]
+    prefix = release_prefix(version)
+    out = {k: m.get(k) for k in ("version", "created_at", "git_commit", "package_version", "seed", "config_hash")}
+    out.update({"uri": storage.uri(prefix), "report": storage.uri(prefix, REPORT_HTML),  # type: ignore[attr-defined]
+                "files": len(m.get("files") or []), "counts": m.get("counts")})
+    audit_key = f"{prefix}/reports/audit.json"
+    if storage.exists(audit_key):  # type: ignore[attr-defined]
+        audit = json.loads(storage.read_bytes(audit_key))  # type: ignore[attr-defined]
+        out["quarantine_by_reason"] = audit.get("quarantine_by_reason") or {}
+        out["redactions_by_entity_type"] = audit.get("redactions_by_entity_type") or {}
+    return out
 
 
 def _print_release(storage: "object", version: str) -> None:
@@ -224,21 +351,14 @@ def docs(
 def release_verify(version: str = typer.Argument(..., help="Release version, or latest."), root: Optional[str] = typer.Option(None, "--root")) -> None:
     """Re-read every file of a release and check bytes, records and sha256 against its manifest."""
     from lakehouse.export import verify_release
-    from lakehouse.export.verify import ReleaseNotFound
+    from lakehouse.export.verify import ReleaseNotFound, UnsafeReleasePath
     from lakehouse.storage import Storage
 
     storage = Storage.from_env(root)
-    if version == "latest":
-        from lakehouse.export import list_releases
-
-        found = sorted(list_releases(storage))
-        if not found:
-            _err(f"no release under {storage.root}")
-            raise typer.Exit(2)
-        version = found[-1]
+    version = _resolve(storage, version)
     try:
         res = verify_release(storage, version)
-    except ReleaseNotFound as e:
+    except (ReleaseNotFound, UnsafeReleasePath) as e:
         _err(str(e))
         raise typer.Exit(2)
     for p in res.problems:
@@ -250,26 +370,41 @@ def release_verify(version: str = typer.Argument(..., help="Release version, or 
 
 
 @release_app.command("list")
-def release_list(root: Optional[str] = typer.Option(None, "--root")) -> None:
+def release_list(root: Optional[str] = typer.Option(None, "--root"),
+                 as_json: bool = typer.Option(False, "--json", help="Print a JSON list of release summaries.")) -> None:
     """Published releases (those with a manifest)."""
     from lakehouse.export import list_releases
     from lakehouse.storage import Storage
 
     storage = Storage.from_env(root)
+    if as_json:
+        typer.echo(json.dumps([_release_summary(storage, v) for v in sorted(list_releases(storage))], indent=2,
+                              ensure_ascii=False))
+        return
     for v in sorted(list_releases(storage)):
         _print_release(storage, v)
 
 
 @release_app.command("show")
-def release_show(version: str, root: Optional[str] = typer.Option(None, "--root")) -> None:
+def release_show(version: str = typer.Argument(..., help="Release version, or latest."),
+                 root: Optional[str] = typer.Option(None, "--root"),
+                 as_json: bool = typer.Option(True, "--json", help="Print the manifest (+ signoff state) as JSON (the default).")) -> None:
     """Print a release's manifest."""
     from lakehouse.export import load_manifest
     from lakehouse.storage import Storage
 
     from lakehouse.review.signoff import signoff_state
 
+    from lakehouse.export.verify import ReleaseNotFound, UnsafeReleasePath
+
     storage = Storage.from_env(root)
-    shown = dict(load_manifest(storage, version), signoff=signoff_state(storage, version))  # not in the file: review state
+    version = _resolve(storage, version)
+    try:
+        manifest = load_manifest(storage, version)   # refuses versions that leave exports/releases
+    except (ReleaseNotFound, UnsafeReleasePath) as e:
+        _err(str(e))
+        raise typer.Exit(2)
+    shown = dict(manifest, signoff=signoff_state(storage, version))  # not in the file: review state
     typer.echo(json.dumps(shown, indent=2, ensure_ascii=False))
 
 
@@ -302,12 +437,40 @@ def s3_serve(bucket: str = typer.Option("lakehouse", help="Bucket to create."),
             pass
 
 
+TRAIN_EXTRA_MISSING = "the training extra is not installed: pip install -e '.[train]'"
+TRAIN_MODULES = ("torch", "transformers", "trl", "datasets", "accelerate", "peft", "tokenizers")
+
+
+def needs_training_extra(fn):  # type: ignore[no-untyped-def]
+    """Run ``fn``; a missing training dependency is one line (the install command), not a traceback."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return fn(*args, **kwargs)
+        except ImportError as e:
+            name = (getattr(e, "name", None) or "").split(".")[0]
+            if name in TRAIN_MODULES:
+                _err(f"{TRAIN_EXTRA_MISSING} ({name} is missing)")
+                raise typer.Exit(2)
+            raise
+    return wrapper
+
+
 def _mount_optional_commands() -> None:
+    help_text = "Train on a release: phase A (pretraining), B (staged SFT), C (DPO)."
     try:
         from lakehouse.training.cli import train_command
-    except ImportError:
+    except ImportError as e:
+        missing = str(e)
+
+        @app.command("train", help=help_text, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+        def train_unavailable(ctx: typer.Context) -> None:
+            _err(f"{TRAIN_EXTRA_MISSING} ({missing})")
+            raise typer.Exit(2)
         return
-    app.command("train", help="Train on a release: phase A (pretraining), B (staged SFT), C (DPO).")(train_command)
+    app.command("train", help=help_text)(needs_training_extra(train_command))
 
 
 def _mount_query_commands() -> None:
@@ -351,7 +514,29 @@ _mount_subapps()
 
 
 def main() -> None:
-    app()
+    """Entry point: any error a command does not handle is one line on stderr (its cause: S3
+    unreachable, credentials refused, ...) and exit 1; ``--debug`` (anywhere on the command line,
+    or LAKEHOUSE_DEBUG=1) shows the traceback instead."""
+    debug = "--debug" in sys.argv[1:] or os.environ.get("LAKEHOUSE_DEBUG", "") not in ("", "0")
+    sys.argv[1:] = [a for a in sys.argv[1:] if a != "--debug"]
+    try:
+        app()
+    except KeyboardInterrupt:
+        _err("interrupted")
+        sys.exit(130)
+    except Exception as e:   # SystemExit (typer.Exit, usage errors) passes through untouched
+        if debug:
+            raise
+        from lakehouse.storage import describe_error
+
+        try:
+            from lakehouse.config import Settings
+
+            settings = Settings.from_env()
+        except Exception:
+            settings = None
+        _err(describe_error(e, settings) + "  (run with --debug for the traceback)")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,44 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
+_S3_CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken", "ExpiredToken",
+                        "AuthorizationHeaderMalformed", "403", "Forbidden"}
+
+
+def describe_error(exc: BaseException, settings: "Settings | None" = None) -> str:
+    """One line naming the cause of a storage (or any) failure, for a CLI error: S3 unreachable,
+    S3 credentials refused, missing bucket, else the exception's type and first line."""
+    endpoint = (settings.s3.endpoint_url if settings is not None else None) or "the S3 endpoint"
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    chain: list[BaseException] = []
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    for err in chain:
+        name = type(err).__name__
+        text = str(err)
+        code = ""
+        response = getattr(err, "response", None)
+        if isinstance(response, dict):
+            code = str(response.get("Error", {}).get("Code", ""))
+        if name in ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError") or \
+                "Connection refused" in text or "error trying to connect" in text or "dns error" in text:
+            return f"cannot reach S3 at {endpoint} (connection failed: is the server up and AWS_ENDPOINT_URL right?)"
+        if code in _S3_CREDENTIAL_CODES or name in ("NoCredentialsError", "PartialCredentialsError") or \
+                any(c in text for c in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403 Forbidden")):
+            why = code or name
+            return (f"S3 at {endpoint} refused the credentials ({why}): check AWS_ACCESS_KEY_ID / "
+                    "AWS_SECRET_ACCESS_KEY (or OVH_S3_ACCESS_KEY / OVH_S3_SECRET_KEY)")
+        if code in ("NoSuchBucket",) or "NoSuchBucket" in text:
+            return f"S3 bucket not found at {endpoint} ({code or 'NoSuchBucket'}): check LAKEHOUSE_ROOT"
+    first = (str(exc).strip().splitlines() or [""])[0]
+    if len(first) > 300:
+        first = first[:297] + "..."
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
 @dataclass
 class Storage:
     """Read and write objects under the lakehouse root, and describe it to delta-rs and DuckDB."""
@@ -71,7 +109,9 @@ class Storage:
             aws_secret_access_key=s.secret_access_key,
             aws_session_token=s.session_token,
             region_name=s.region,
-            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 5, "mode": "standard"}),
+            config=Config(s3={"addressing_style": "path"},
+                          retries={"max_attempts": int(os.environ.get("LAKEHOUSE_S3_MAX_ATTEMPTS", "5")),
+                                   "mode": "standard"}),
         )
 
     def delta_storage_options(self) -> dict[str, str] | None:

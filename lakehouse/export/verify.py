@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,31 @@ from lakehouse.storage import RELEASES_PREFIX, Storage
 
 class ReleaseNotFound(FileNotFoundError):
     pass
+
+
+class UnsafeReleasePath(ValueError):
+    """A version or manifest key that would leave the release folder (``..``, absolute, empty parts)."""
+
+
+_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
+
+
+def check_version(version: str) -> str:
+    """``version`` if it names a folder directly under exports/releases; else UnsafeReleasePath."""
+    if not isinstance(version, str) or not _VERSION_RE.match(version) or ".." in version:
+        raise UnsafeReleasePath(f"invalid release version {version!r}: use letters, digits, '.', '_', '-' "
+                                "(no path separators, no '..')")
+    return version
+
+
+def check_key(key: object) -> str:
+    """A manifest file key if it stays inside the release folder; else UnsafeReleasePath."""
+    if not isinstance(key, str) or not key or key.startswith(("/", "\\")) or "\\" in key or ":" in key.split("/")[0]:
+        raise UnsafeReleasePath(f"manifest key {key!r} leaves the release folder")
+    parts = key.split("/")
+    if any(p in ("", ".", "..") for p in parts) or any(ch in key for ch in "\x00\n\r"):
+        raise UnsafeReleasePath(f"manifest key {key!r} leaves the release folder")
+    return key
 
 
 @dataclass
@@ -28,7 +54,7 @@ class VerifyResult:
 
 
 def load_manifest(storage: Storage, version: str) -> dict[str, Any]:
-    key = f"{release_prefix(version)}/{MANIFEST}"
+    key = f"{release_prefix(check_version(version))}/{MANIFEST}"
     if not storage.exists(key):
         raise ReleaseNotFound(f"release {version} not found under {storage.uri(RELEASES_PREFIX)} (no manifest.json)")
     return json.loads(storage.read_bytes(key))
@@ -37,6 +63,25 @@ def load_manifest(storage: Storage, version: str) -> dict[str, Any]:
 def list_releases(storage: Storage) -> list[str]:
     return [v for v in storage.list_dirs(RELEASES_PREFIX)
             if not v.startswith(".") and storage.exists(f"{release_prefix(v)}/{MANIFEST}")]
+
+
+def latest_release(storage: Storage) -> str:
+    """The most recently published release (manifest ``created_at``, then version name)."""
+    found = list_releases(storage)
+    if not found:
+        raise ReleaseNotFound(f"no release under {storage.uri(RELEASES_PREFIX)} (build one: lakehouse build)")
+
+    def created(v: str) -> str:
+        try:
+            return str(load_manifest(storage, v).get("created_at") or "")
+        except (ValueError, OSError):
+            return ""
+    return max(found, key=lambda v: (created(v), v))
+
+
+def resolve_version(storage: Storage, version: str) -> str:
+    """``latest`` -> the newest release; any other version as given."""
+    return latest_release(storage) if version.strip().lower() == "latest" else version
 
 
 def hash_stream(storage: Storage, key: str) -> tuple[str, int, int]:
@@ -56,7 +101,11 @@ def verify_release(storage: Storage, version: str) -> VerifyResult:
     res = VerifyResult(version=version)
     prefix = release_prefix(version)
     for entry in manifest.get("files", []):
-        key = entry["key"]
+        try:
+            key = check_key(entry.get("key") if isinstance(entry, dict) else None)
+        except UnsafeReleasePath as e:
+            res.problems.append(f"{e}: not read")
+            continue
         try:
             sha, n, lines = hash_stream(storage, f"{prefix}/{key}")
         except FileNotFoundError:

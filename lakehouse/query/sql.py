@@ -30,7 +30,7 @@ import tempfile
 from typing import TYPE_CHECKING, Any
 
 from lakehouse.query.views import QUARANTINE_TEXT_COLUMNS, RAW_VIEW_PREFIX, create_views, describe_views, missing_hint, sql_str
-from lakehouse.storage import CATALOG_PREFIX, CURATED_PREFIX, QUARANTINE_PREFIX, RAW_PREFIX, RELEASES_PREFIX, Storage
+from lakehouse.storage import CATALOG_PREFIX, CURATED_PREFIX, QUARANTINE_PREFIX, RAW_PREFIX, RELEASES_PREFIX, Storage, describe_error
 
 if TYPE_CHECKING:
     import duckdb
@@ -298,8 +298,8 @@ class QuerySession:
             self.views = create_views(self.con, storage, allow_raw=allow_raw)
         except Exception as e:   # S3 unreachable, bad credentials, unreadable table: one line, no traceback
             self.close()
-            raise QueryError(f"cannot read the lakehouse at {storage.root}: {type(e).__name__}: "
-                             f"{str(e).strip().splitlines()[0] if str(e).strip() else ''}") from e
+            raise QueryError(f"cannot read the lakehouse at {storage.root}: "
+                             f"{describe_error(e, storage.settings)}") from e
         sandbox(self.con, storage, allow_raw=allow_raw, temp_dir=self._tmp, lock=lock)
 
     def __enter__(self) -> "QuerySession":

@@ -1,0 +1,229 @@
+"""Fault injection: a process killed at each step of a multi-table write, then a rerun that converges.
+
+Kill points live in lakehouse/faults.py (``kill_point("...")``, armed by ``LAKEHOUSE_KILL_AT``). A new
+failure mode joins by adding a point there and a case here: kill, check the damage is what the
+point says, rerun without the variable, check every table agrees again. ``test_every_kill_point_is_tested``
+keeps the two lists in step.
+
+One dbt build (module fixture) gives the marts; the publish cases then run ``publish_release`` in a
+subprocess on those tables (seconds each), the way the dbt export model calls it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from lakehouse.faults import ENV, KILL_EXIT_CODE, KILL_POINTS
+from test_query_support import build, local_env
+
+REPO = Path(__file__).resolve().parents[1]
+
+PUBLISH = textwrap.dedent("""
+    import sys, duckdb
+    from lakehouse import duck
+    from lakehouse.config import Settings
+    from lakehouse.export.publish import ReleaseInputs, publish_release
+    from lakehouse.storage import Storage
+    con = duckdb.connect(sys.argv[1], read_only=True)
+    duck.configure(con, Settings.from_env())
+    t = con.table
+    res = publish_release(Storage.from_env(), ReleaseInputs(
+        release=t("release_conversations"), conversations=t("conversations"), quarantine=t("quarantine"),
+        coverage=t("coverage"), stages=t("curriculum_stages"), stats=t("release_stats"),
+        near_removals=t("near_duplicate_removals"), registry=t("dataset_registry"), gates=["test"]),
+        version=sys.argv[2], seed=42)
+    print(res.status)
+""")
+
+
+def _run(args: list[str], env: dict[str, str], kill_at: str | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = dict(env)
+    env.pop(ENV, None)
+    if kill_at:
+        env[ENV] = kill_at
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, cwd=str(REPO))
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory):  # type: ignore[no-untyped-def]
+    work = tmp_path_factory.mktemp("faults")
+    root = str(work / "lakehouse")
+    return build(root, local_env(root), work)
+
+
+def _publish(lake, version: str, kill_at: str | None = None) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+    db = str(lake.work / "dbt" / "lakehouse.duckdb")
+    return _run([sys.executable, "-c", PUBLISH, db, version], lake.env, kill_at)
+
+
+def _index(lake) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    from deltalake import DeltaTable
+
+    t = DeltaTable(str(Path(lake.root) / "catalog" / "release_records")).to_pyarrow_table(columns=["version"])
+    out: dict[str, int] = {}
+    for v in t.column("version").to_pylist():
+        out[v] = out.get(v, 0) + 1
+    return out
+
+
+def _manifest_records(lake, version: str) -> int:  # type: ignore[no-untyped-def]
+    m = json.loads((Path(lake.root) / "exports" / "releases" / version / "manifest.json").read_text())
+    return int(m["counts"]["records"])
+
+
+def _staging_folders(lake) -> list[str]:  # type: ignore[no-untyped-def]
+    base = Path(lake.root) / "exports" / "releases"
+    return sorted(p.name for p in base.iterdir() if ".tmp-" in p.name or ".old-" in p.name)
+
+
+# -- publish ---------------------------------------------------------------------------------------
+def test_kill_after_release_folder_then_rerun_fills_the_index(lake):
+    res = _publish(lake, "v-k1", kill_at="publish.after_folder")
+    assert res.returncode == KILL_EXIT_CODE, res.stderr[-2000:]
+    assert (Path(lake.root) / "exports" / "releases" / "v-k1" / "manifest.json").exists()
+    assert "v-k1" not in _index(lake)                       # the damage the kill point describes
+    res = _publish(lake, "v-k1")
+    assert res.returncode == 0 and res.stdout.strip() == "unchanged", res.stderr[-2000:]
+    assert _index(lake)["v-k1"] == _manifest_records(lake, "v-k1") > 0
+
+
+def test_index_of_a_killed_release_is_rebuilt_by_the_next_version(lake):
+    res = _publish(lake, "v-k2", kill_at="publish.after_folder")
+    assert res.returncode == KILL_EXIT_CODE
+    assert "v-k2" not in _index(lake)
+    res = _publish(lake, "v-k3")                            # another version: v-k2 is re-derived from its shards
+    assert res.returncode == 0, res.stderr[-2000:]
+    idx = _index(lake)
+    assert idx["v-k2"] == _manifest_records(lake, "v-k2") and idx["v-k3"] == _manifest_records(lake, "v-k3")
+    from deltalake import DeltaTable
+
+    t = DeltaTable(str(Path(lake.root) / "catalog" / "release_records")).to_pyarrow_table()
+    rows = {v: sorted((r["record_id"], r["content_hash"], r["split"], r["shard_key"]) for r in t.to_pylist()
+                      if r["version"] == v) for v in ("v-k2", "v-k3")}
+    assert rows["v-k2"] == rows["v-k3"]                     # same marts: shards give the same rows as the relation
+
+
+@pytest.mark.parametrize("point", ["publish.after_curated", "publish.before_place"])
+def test_kill_before_the_folder_is_placed_leaves_no_release_and_rerun_cleans_staging(lake, point):
+    version = "v-" + point.split(".")[1].replace("_", "")
+    res = _publish(lake, version, kill_at=point)
+    assert res.returncode == KILL_EXIT_CODE, res.stderr[-2000:]
+    assert not (Path(lake.root) / "exports" / "releases" / version).exists()
+    assert any(name.startswith(f".{version}.tmp-") for name in _staging_folders(lake))
+    res = _publish(lake, version)
+    assert res.returncode == 0 and res.stdout.strip() == "published", res.stderr[-2000:]
+    assert _staging_folders(lake) == []
+    assert _index(lake)[version] == _manifest_records(lake, version)
+    verify = _run([sys.executable, "-m", "lakehouse.cli", "release", "verify", version], lake.env)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_stale_staging_of_an_older_version_or_dead_process_is_removed(tmp_path):
+    from lakehouse.export.release_index import clean_stale_staging
+
+    base = tmp_path
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = socket.gethostname()
+    old_style = base / ".v-x.tmp-abc123"
+    dead_pid = base / f".v-x.tmp-{host}-{dead.pid}-q1w2e3"
+    alive = base / f".v-x.tmp-{host}-{os.getppid()}-r4t5y6"
+    for p in (old_style, dead_pid, alive):
+        p.mkdir()
+    removed = clean_stale_staging(str(base))
+    assert sorted(removed) == sorted([old_style.name, dead_pid.name])
+    assert alive.exists()
+    alive.rmdir()
+
+
+# -- landing ---------------------------------------------------------------------------------------
+def test_kill_between_raw_and_catalog_commits_then_reland_converges(tmp_path):
+    from deltalake import DeltaTable
+
+    root = tmp_path / "lake"
+    env = local_env(str(root))
+    f = tmp_path / "in" / "chats.jsonl"
+    f.parent.mkdir()
+    f.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"hi {i}"},
+                                                  {"role": "assistant", "content": "hello"}]}) + "\n"
+                         for i in range(4)) + "{broken\n")
+    cmd = [sys.executable, "-m", "lakehouse.cli", "land", str(f), "--source", "crash", "--family",
+           "mental_health_datasets", "--license", "MIT", "--no-progress"]
+    res = _run(cmd, env, kill_at="landing.after_raw_commit")
+    assert res.returncode == KILL_EXIT_CODE, res.stdout + res.stderr
+    assert DeltaTable(str(root / "raw" / "crash")).to_pyarrow_table().num_rows == 5
+    assert not (root / "catalog" / "landings").exists()
+    res = _run(cmd, env)
+    assert res.returncode == 0 and "skipped" in res.stdout, res.stdout + res.stderr
+    cat = DeltaTable(str(root / "catalog" / "landings")).to_pyarrow_table().to_pylist()
+    assert len(cat) == 1
+    row = cat[0]
+    assert row["rows_read"] == 5 and row["parse_errors"] == 1 and row["source_key"] == "chats.jsonl"
+    assert row["shape"] == "chatml" and "recovered" in row["shape_reason"]
+    res = _run(cmd, env)                                    # converged: a third run changes nothing
+    assert len(DeltaTable(str(root / "catalog" / "landings")).to_pyarrow_table()) == 1
+
+
+# -- the parent of dbt is killed ---------------------------------------------------------------------
+FAKE_DBT = textwrap.dedent("""\
+    #!{python}
+    # stands in for dbt: starts a worker (like the PII pool), then "publishes" after a pause
+    import os, subprocess, sys, time
+    out = os.environ["FAKE_DBT_DIR"]
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    open(os.path.join(out, "pids"), "w").write(f"{{os.getpid()}} {{worker.pid}}")
+    time.sleep(4)
+    open(os.path.join(out, "published"), "w").write("yes")
+""")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:   # a zombie (killed, not yet reaped by its parent) counts as dead
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process groups and signals")
+def test_sigkill_of_lakehouse_build_stops_dbt_before_it_publishes(tmp_path):
+    fake = tmp_path / "dbt"
+    fake.write_text(FAKE_DBT.format(python=sys.executable))
+    fake.chmod(0o755)
+    env = {**local_env(str(tmp_path / "lake")), "LAKEHOUSE_DBT": str(fake), "FAKE_DBT_DIR": str(tmp_path)}
+    parent = subprocess.Popen([sys.executable, "-m", "lakehouse.cli", "build"], env=env, cwd=str(REPO),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pids_file = tmp_path / "pids"
+    deadline = time.time() + 60
+    while not pids_file.exists() and time.time() < deadline:
+        time.sleep(0.1)
+    assert pids_file.exists(), "fake dbt did not start"
+    time.sleep(0.3)
+    dbt_pid, worker_pid = (int(x) for x in pids_file.read_text().split())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 5
+    while (_alive(dbt_pid) or _alive(worker_pid)) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not _alive(dbt_pid) and not _alive(worker_pid)
+    time.sleep(4.5)                                          # past the moment the fake dbt would publish
+    assert not (tmp_path / "published").exists()
+
+
+def test_every_kill_point_is_tested():
+    """Each point of lakehouse/faults.py is armed by a test in this module."""
+    src = Path(__file__).read_text()
+    assert [p for p in KILL_POINTS if f'"{p}"' not in src] == []
