@@ -264,8 +264,8 @@ def histogram_svg(groups: dict[str, list[float]], title: str, xlabel: str, clip_
     import numpy as np
 
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 2.8))
-    fig.subplots_adjust(left=0.1, right=0.98, top=0.9, bottom=0.17)
+    fig, ax = plt.subplots(figsize=(5.0, 2.6))
+    fig.subplots_adjust(left=0.13, right=0.98, top=0.9, bottom=0.18)
     values = [v for vs in groups.values() for v in vs]
     if values:
         lo, hi = min(values), max(values)
@@ -333,6 +333,7 @@ th:first-child,td:first-child{text-align:left} th{background:#edf2f7}
 figure.plot{background:#fff;border:1px solid #e2e8f0;margin:8px 0;padding:6px;display:inline-block;max-width:100%}
 figure.plot svg{max-width:100%;height:auto} figcaption{font-size:12px;color:#4a5568}
 td.status{color:#fff;font-weight:600;text-align:center} code{background:#edf2f7;padding:1px 4px;border-radius:3px}
+td:has(code){text-align:left} code.trace{user-select:all;white-space:nowrap;cursor:copy}
 .grid{display:flex;flex-wrap:wrap;gap:8px}
 """
 

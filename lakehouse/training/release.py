@@ -95,6 +95,13 @@ def resolve_release_uri(spec: str, storage: Storage) -> str:
         spec = spec[len("file://"):]
     if _is_uri(spec):
         return spec.rstrip("/") if spec.startswith("s3://") else os.path.abspath(os.path.expanduser(spec))
+    if spec.lower() == "latest":
+        from lakehouse.export.verify import ReleaseNotFound, latest_release
+
+        try:
+            spec = latest_release(storage)
+        except ReleaseNotFound as e:
+            raise ReleaseError(str(e)) from e
     return storage.uri(RELEASES_PREFIX, spec)
 
 
