@@ -227,3 +227,80 @@ def test_every_kill_point_is_tested():
     """Each point of lakehouse/faults.py is armed by a test in this module."""
     src = Path(__file__).read_text()
     assert [p for p in KILL_POINTS if f'"{p}"' not in src] == []
+
+
+# -- hostile inputs: paths that leave the release folder ---------------------------------------------
+def test_release_versions_and_manifest_keys_cannot_leave_the_release_folder(tmp_path, capsys, monkeypatch):
+    from lakehouse.cli import main
+    from lakehouse.export.verify import UnsafeReleasePath, check_key, check_version
+
+    root = tmp_path / "lake"
+    rel = root / "exports" / "releases" / "v1"
+    rel.mkdir(parents=True)
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "manifest.json").write_text(json.dumps({"version": "x", "files": []}))
+    secret = tmp_path / "host-secret.txt"
+    secret.write_text("not part of any release\n")
+    (rel / "data.jsonl").write_text("{}\n")
+    (rel / "manifest.json").write_text(json.dumps({"version": "v1", "counts": {"records": 0}, "files": [
+        {"key": "data.jsonl", "bytes": 3, "sha256": "0" * 64, "records": 1},
+        {"key": "../../../../host-secret.txt", "bytes": 24, "sha256": "0" * 64, "records": 1},
+        {"key": "/etc/hostname", "bytes": 1, "sha256": "0" * 64, "records": 0}]}))
+    for bad in ("../../../outside", "..", "v1/../../x", "/etc", "", ".hidden", "v1/x"):
+        with pytest.raises(UnsafeReleasePath):
+            check_version(bad)
+    for bad in ("../x", "a/../../x", "/etc/passwd", "", "a//b", "./a", "C:\\x", "a\\..\\b"):
+        with pytest.raises(UnsafeReleasePath):
+            check_key(bad)
+    assert check_key("shards/sft/train/f/part-00000.jsonl") and check_version("v2026-12-01")
+
+    monkeypatch.setenv("LAKEHOUSE_ROOT", str(root))
+    for args in (["release", "show", "../../../outside"], ["release", "verify", "../../../outside"]):
+        monkeypatch.setattr(sys, "argv", ["lakehouse", *args])
+        with pytest.raises(SystemExit) as ex:
+            main()
+        err = capsys.readouterr().err
+        assert ex.value.code == 2 and "invalid release version" in err and len(err.strip().splitlines()) == 1
+    monkeypatch.setattr(sys, "argv", ["lakehouse", "release", "verify", "v1"])
+    with pytest.raises(SystemExit) as ex:
+        main()
+    out = capsys.readouterr()
+    assert ex.value.code == 1 and "leaves the release folder" in out.err
+    assert "host-secret" in out.err and "missing" not in out.err.split("host-secret")[1].split("\n")[0]
+
+
+# -- S3 down or refusing the credentials: one line, the cause, non-zero; --debug shows the traceback ----
+S3_COMMANDS = [["release", "list"], ["release", "verify", "latest"], ["release", "show", "v1"],
+               ["sql", "select count(*) from conversations"], ["trace", "x:1:1"],
+               ["land", "{file}", "--source", "s", "--family", "mental_health_datasets", "--no-progress"]]
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize("failure", ["down", "bad_credentials"])
+def test_s3_failures_are_one_line_errors(failure, s3_root, tmp_path, capsys, monkeypatch):
+    from lakehouse.cli import main
+
+    f = tmp_path / "a.jsonl"
+    f.write_text(json.dumps({"text": "hello"}) + "\n")
+    monkeypatch.setenv("LAKEHOUSE_S3_MAX_ATTEMPTS", "1")
+    if failure == "down":
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+        cause = "cannot reach S3"
+    else:
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
+        cause = "refused the credentials"
+    for cmd in S3_COMMANDS:
+        monkeypatch.setattr(sys, "argv", ["lakehouse", *[a.format(file=f) for a in cmd]])
+        with pytest.raises(SystemExit) as ex:
+            main()
+        err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+        assert ex.value.code not in (0, None), cmd
+        assert len(err) == 1 and cause in err[0], (cmd, err)
+        assert "Traceback" not in err[0]
+    env = {**os.environ, "LAKEHOUSE_S3_MAX_ATTEMPTS": "1"}
+    res = subprocess.run([sys.executable, "-m", "lakehouse.cli", "release", "list", "--debug"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode != 0 and "Traceback" in res.stderr
