@@ -32,7 +32,9 @@ def checker(cfg) -> LexiconSafetyChecker:  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("text,category", [
     ("I want to kill myself", "suicide"),
-    ("I took 30 pills two weeks ago", "suicide"),
+    ("I took 30 pills two weeks ago", "overdose"),
+    ("I can't stop thinking about killing myself", "suicide"),
+    ("the voices tell me to hurt people", "psychosis"),
     ("i dont want to live anymore", "suicide"),
     ("I hope I don\u2019t wake up tomorrow", "suicide"),
     ("yesterday I cut myself", "self_harm"),
@@ -65,19 +67,27 @@ def test_benign_texts_not_flagged(checker: LexiconSafetyChecker, text: str) -> N
     assert checker.check([text]) == [SafetyFlags()]
 
 
-def test_policy_and_edge_case_bypass(cfg) -> None:  # type: ignore[no-untyped-def]
+def test_policy_crisis_never_quarantines_toxicity_does(cfg) -> None:  # type: ignore[no-untyped-def]
     crisis = SafetyFlags(crisis=True, categories=["suicide"])
     toxic = SafetyFlags(toxicity=True, categories=["harassment"])
     both = SafetyFlags(crisis=True, toxicity=True, categories=["harassment", "suicide"])
-    assert safety_decision(crisis, is_edge_case=False, policy=cfg.policy) == "safety:crisis"
+    assert cfg.policy.quarantine_kinds == ("toxicity",) and cfg.policy.toxicity_roles == ("assistant",)
+    assert safety_decision(crisis, is_edge_case=False, policy=cfg.policy) is None
     assert safety_decision(toxic, is_edge_case=False, policy=cfg) == "safety:toxicity"
     assert safety_decision(both, is_edge_case=False, policy=cfg.policy) == "safety:toxicity"
     assert safety_decision(SafetyFlags(), is_edge_case=False, policy=cfg.policy) is None
     for f in (crisis, toxic, both):
         assert safety_decision(f, is_edge_case=True, policy=cfg.policy) is None
-    lenient = SafetyPolicy(quarantine_kinds=("toxicity",))
-    assert safety_decision(crisis, is_edge_case=False, policy=lenient) is None
-    assert safety_decision(toxic, is_edge_case=False, policy=lenient) == "safety:toxicity"
+    strict = SafetyPolicy(quarantine_kinds=("toxicity", "crisis"))
+    assert safety_decision(crisis, is_edge_case=False, policy=strict) == "safety:crisis"
+
+
+@pytest.mark.parametrize("text", [
+    "I've never tried or contemplated suicide.", "I'm not suicidal, just exhausted.",
+    "I have no thoughts of killing myself.",
+])
+def test_negated_crisis_phrases_are_not_disclosures(checker: LexiconSafetyChecker, text: str) -> None:
+    assert not checker.check([text])[0].crisis
 
 
 def test_check_conversations_roles(checker: LexiconSafetyChecker, cfg) -> None:  # type: ignore[no-untyped-def]
@@ -87,12 +97,15 @@ def test_check_conversations_roles(checker: LexiconSafetyChecker, cfg) -> None: 
         [{"role": "user", "content": "I want to die."}, {"role": "assistant", "content": "I'm here with you."}],
         [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "You are pathetic."}],
         None,
+        [{"role": "user", "content": "You are pathetic, you're useless as a therapist."},
+         {"role": "assistant", "content": "It sounds like you're really frustrated with me."}],
     ]
     flags = check_conversations(convs, checker, cfg)
     assert flags[0] == SafetyFlags()  # a counsellor naming suicide is not a crisis
     assert flags[1] == SafetyFlags(crisis=True, categories=["suicide"])
     assert flags[2] == SafetyFlags(toxicity=True, categories=["harassment"])
     assert flags[3] == SafetyFlags()
+    assert flags[4] == SafetyFlags()  # a client insulting the therapist is never a safety flag
 
 
 class ShoutingChecker:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 KINDS = ("crisis", "toxicity")
-_TOP = ("checkers", "extra_lexicons", "policy", "categories")
+_TOP = ("checkers", "extra_lexicons", "policy", "disclosure", "attribution", "categories")
 _CATEGORY_KEYS = ("kind", "description", "source", "phrases", "patterns")
 ENV_EXTRA = "LAKEHOUSE_SAFETY_LEXICONS"
 
@@ -30,9 +30,40 @@ class Category:
 
 @dataclass(frozen=True)
 class SafetyPolicy:
-    quarantine_kinds: tuple[str, ...] = KINDS
+    """Who counts for what, and what quarantines (see safety.yml `policy`).
+
+    Crisis language never quarantines by itself: ``quarantine_kinds`` defaults to toxicity only,
+    counted from assistant turns. A non-edge record is quarantined for a harmful reply, a crisis
+    disclosure whose handling scores below ``crisis_handling_min`` (lakehouse.quality.policy), or a
+    toxic assistant turn.
+    """
+
+    quarantine_kinds: tuple[str, ...] = ("toxicity",)
     crisis_roles: tuple[str, ...] = ("user",)
-    toxicity_roles: tuple[str, ...] = ("user", "assistant", "system")
+    toxicity_roles: tuple[str, ...] = ("assistant",)
+    crisis_handling_min: float = 0.5
+    acute_categories: tuple[str, ...] = ("suicide", "self_harm", "overdose", "violence")
+
+
+@dataclass(frozen=True)
+class DisclosureRules:
+    """A crisis phrase preceded (same sentence, ``window`` words) by a negation is not a disclosure
+    ("I've never contemplated suicide"), unless an exception word is there too ("can't stop")."""
+
+    window: int = 5
+    negation: str = r"\b(?:never|not|no|without|deny|denies|denied)\b|n't\b"
+    exceptions: str = r"\b(?:stop|help|keep|quit|longer|anymore)\b"
+
+
+@dataclass(frozen=True)
+class AttributionRules:
+    """A toxicity hit inside double quotes, or preceded (``window`` words) by ``pattern`` (reported
+    speech, a hypothetical, a negation: 'depression tells you "you're worthless"', 'if everyone
+    thinks you're worthless', 'that doesn't mean you are worthless') is not the speaker's own insult."""
+
+    window: int = 4
+    pattern: str = (r"\b(?:if|that|think|thinks|thinking|thought|feel|feels|feeling|felt|believe|believes|"
+                    r"tell|tells|told|telling|say|says|said|saying|like|not|never|mean|means)\b|n't\b")
 
 
 @dataclass(frozen=True)
@@ -40,6 +71,8 @@ class SafetyConfig:
     categories: tuple[Category, ...]
     policy: SafetyPolicy
     checkers: tuple[str, ...] = ("lexicon",)
+    disclosure: DisclosureRules = field(default_factory=DisclosureRules)
+    attribution: AttributionRules = field(default_factory=AttributionRules)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False, hash=False)
 
     @property
@@ -83,19 +116,45 @@ def parse_safety_config(raw: Mapping[str, Any], extra: list[Mapping[str, Any]] |
     for doc in extra or []:
         cats = merge_categories(cats, (doc or {}).get("categories") or {})
     pol = raw.get("policy") or {}
-    bad = [k for k in pol.get("quarantine_kinds", KINDS) if k not in KINDS]
+    d = SafetyPolicy()
+    unknown_pol = [k for k in pol if k not in ("quarantine_kinds", "crisis_roles", "toxicity_roles",
+                                               "crisis_handling_min", "acute_categories")]
+    if unknown_pol:
+        raise SafetyConfigError(f"safety policy: unknown keys {unknown_pol}")
+    bad = [k for k in pol.get("quarantine_kinds", d.quarantine_kinds) if k not in KINDS]
     if bad:
         raise SafetyConfigError(f"policy.quarantine_kinds: unknown {bad}")
+    try:
+        handling_min = float(pol.get("crisis_handling_min", d.crisis_handling_min))
+    except (TypeError, ValueError) as e:
+        raise SafetyConfigError(f"policy.crisis_handling_min must be a number: {e}") from e
     policy = SafetyPolicy(
-        quarantine_kinds=tuple(pol.get("quarantine_kinds", KINDS)),
-        crisis_roles=tuple(pol.get("crisis_roles", ("user",))),
-        toxicity_roles=tuple(pol.get("toxicity_roles", ("user", "assistant", "system"))),
+        quarantine_kinds=tuple(pol.get("quarantine_kinds", d.quarantine_kinds)),
+        crisis_roles=tuple(pol.get("crisis_roles", d.crisis_roles)),
+        toxicity_roles=tuple(pol.get("toxicity_roles", d.toxicity_roles)),
+        crisis_handling_min=handling_min,
+        acute_categories=tuple(pol.get("acute_categories", d.acute_categories)),
     )
+    dis = raw.get("disclosure") or {}
+    unknown_dis = [k for k in dis if k not in ("window", "negation", "exceptions")]
+    if unknown_dis:
+        raise SafetyConfigError(f"safety disclosure: unknown keys {unknown_dis}")
+    dd = DisclosureRules()
+    disclosure = DisclosureRules(window=int(dis.get("window", dd.window)), negation=str(dis.get("negation", dd.negation)),
+                                 exceptions=str(dis.get("exceptions", dd.exceptions)))
+    att = raw.get("attribution") or {}
+    unknown_att = [k for k in att if k not in ("window", "pattern")]
+    if unknown_att:
+        raise SafetyConfigError(f"safety attribution: unknown keys {unknown_att}")
+    da = AttributionRules()
+    attribution = AttributionRules(window=int(att.get("window", da.window)), pattern=str(att.get("pattern", da.pattern)))
     merged = {**{k: v for k, v in raw.items() if k != "extra_lexicons"}, "categories": cats}
     return SafetyConfig(
         categories=tuple(_category(n, s or {}) for n, s in sorted(cats.items())),
         policy=policy,
         checkers=tuple(str(c) for c in raw.get("checkers") or ("lexicon",)),
+        disclosure=disclosure,
+        attribution=attribution,
         raw=json.loads(json.dumps(merged, default=str)),
     )
 

@@ -11,6 +11,8 @@ from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 from .config import Category, SafetyConfig, SafetyConfigError, load_safety_config
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
+_SENTENCE_END = re.compile(r"[.!?;:\n]+")
+_QUOTED = re.compile(r"\"[^\"]{0,300}\"|\u201c[^\u201d]{0,300}\u201d")
 
 
 @dataclass(frozen=True)
@@ -33,17 +35,26 @@ def normalize(text: str) -> str:
 
 
 def phrase_regex(phrase: str) -> str:
-    """Whole-word, whitespace-tolerant regex for a literal phrase."""
-    words = [re.escape(w) for w in normalize(phrase).split()]
-    return r"(?<![\w])" + r"\s+".join(words) + r"(?![\w])"
+    """Whole-word, whitespace-tolerant regex for a literal phrase (``\\b`` at word-character ends:
+    same matches as a look-around, several times faster on long texts)."""
+    norm = normalize(phrase)
+    words = [re.escape(w) for w in norm.split()]
+    if not words:
+        return r"(?!x)x"
+    head = r"\b" if re.match(r"\w", norm) else r"(?<![\w])"
+    tail = r"\b" if re.search(r"\w$", norm) else r"(?![\w])"
+    return head + r"\s+".join(words) + tail
 
 
 def compile_category(cat: Category) -> re.Pattern[str] | None:
+    """One regex per category, matched against normalize()d (lowercase) text; case-insensitive only
+    when a raw pattern has an upper-case letter (IGNORECASE is slower)."""
     parts = [phrase_regex(p) for p in cat.phrases] + [f"(?:{p})" for p in cat.patterns]
     if not parts:
         return None
+    flags = re.IGNORECASE if any(re.search(r"(?<!\\)[A-Z]", p) for p in cat.patterns) else 0
     try:
-        return re.compile("|".join(parts), re.IGNORECASE)
+        return re.compile("|".join(parts), flags)
     except re.error as e:
         raise SafetyConfigError(f"safety category {cat.name!r}: bad pattern: {e}") from e
 
@@ -61,11 +72,48 @@ class LexiconSafetyChecker:
         self.config = config or load_safety_config()
         self.kinds = {c.name: c.kind for c in self.config.categories}
         self._rx = [(c.name, rx) for c in self.config.categories if (rx := compile_category(c)) is not None]
+        dis = self.config.disclosure
+        try:
+            self._neg = re.compile(dis.negation)
+            self._neg_exc = re.compile(dis.exceptions) if dis.exceptions else None
+        except re.error as e:
+            raise SafetyConfigError(f"safety disclosure: bad pattern: {e}") from e
+        self._window = dis.window
+        try:
+            self._att = re.compile(self.config.attribution.pattern) if self.config.attribution.pattern else None
+        except re.error as e:
+            raise SafetyConfigError(f"safety attribution: bad pattern: {e}") from e
+        self._att_window = self.config.attribution.window
+
+    def attributed(self, text: str, start: int) -> bool:
+        """Whether a toxicity hit at ``start`` is reported speech / hypothetical / negated."""
+        if self._att is None or self._att_window <= 0:
+            return False
+        head = _SENTENCE_END.split(text[:start])[-1].split()[-self._att_window:]
+        return bool(head) and bool(self._att.search(" ".join(head)))
+
+    def negated(self, norm: str, start: int) -> bool:
+        """Whether a crisis hit at ``start`` of normalized text is negated ("I've never tried suicide")."""
+        head = _SENTENCE_END.split(norm[:start])[-1].split()[-self._window:] if self._window > 0 else []
+        if not head:
+            return False
+        window = " ".join(head)
+        return bool(self._neg.search(window)) and not (self._neg_exc and self._neg_exc.search(window))
 
     def categories_of(self, text: str) -> list[str]:
-        """Names of the categories whose lexicon matches the text."""
+        """Names of the categories whose lexicon matches the text; a crisis category only when one of
+        its hits is not negated (see safety.yml `disclosure`)."""
         norm = normalize(text)
-        return [name for name, rx in self._rx if rx.search(norm)]
+        out = []
+        for name, rx in self._rx:
+            if self.kinds[name] == "crisis":
+                if any(not self.negated(norm, m.start()) for m in rx.finditer(norm)):
+                    out.append(name)
+            else:
+                unquoted = _QUOTED.sub(" ", norm)
+                if any(not self.attributed(unquoted, m.start()) for m in rx.finditer(unquoted)):
+                    out.append(name)
+        return out
 
     def check(self, texts: list[str]) -> list[SafetyFlags]:
         return [flags_from_categories(self.categories_of(t) if isinstance(t, str) else [], self.kinds) for t in texts]

@@ -7,7 +7,11 @@ from .lexicon import SafetyFlags
 
 
 def safety_decision(flags: SafetyFlags, *, is_edge_case: bool, policy: SafetyPolicy | SafetyConfig) -> str | None:
-    """Quarantine reason ("safety:toxicity" / "safety:crisis") or None.
+    """Quarantine reason ("safety:<kind>" for the kinds in policy.quarantine_kinds) or None.
+
+    With the shipped safety.yml only toxicity (counted from assistant turns) quarantines: crisis
+    language never does by itself. The full decision over the quality scores (harmful response,
+    unhandled crisis, toxic assistant) is lakehouse.quality.policy.safety_reason.
 
     Training edge cases (is_training_edge_case) bypass every safety, toxicity and crisis filter;
     they are never exempt from PII redaction, which is not decided here.
