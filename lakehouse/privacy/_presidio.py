@@ -117,6 +117,32 @@ class RegexRecognizer(LocalRecognizer):
         return out
 
 
+class FinderRecognizer(LocalRecognizer):
+    """Wraps a span finder of :mod:`recognizers` (``find(text) -> [(start, end)]``) as one entity."""
+
+    def __init__(self, name: str, entity: str, finder: Any, score: float, context: list[str] | None = None,
+                 language: str = "en"):
+        self._finder = finder
+        self._score = score
+        super().__init__(supported_entities=[entity], supported_language=language, context=context, name=name)
+
+    def load(self) -> None:  # noqa: D102
+        pass
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:  # noqa: D102
+        entity = self.supported_entities[0]
+        out = []
+        for s, e in self._finder.find(text):
+            if e <= s:
+                continue
+            expl = AnalysisExplanation(recognizer=self.name, original_score=self._score, pattern_name=self.name,
+                                       pattern=None, validation_result=None)
+            out.append(RecognizerResult(entity, s, e, self._score, analysis_explanation=expl,
+                                        recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                                                              RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id}))
+        return out
+
+
 def _digit_gated(cls: type, min_digits: int = 1) -> type:
     def analyze(self, text, entities, nlp_artifacts=None):  # type: ignore[no-untyped-def]
         if not _DIGIT.search(text) or (min_digits > 1 and sum(c.isdigit() for c in text) < min_digits):
@@ -138,10 +164,36 @@ def predefined_recognizer(name: str, config: PrivacyConfig) -> Any:
     return cls(supported_language=config.language)
 
 
-def custom_recognizers(config: PrivacyConfig) -> list[LocalRecognizer]:
+def custom_recognizers(config: PrivacyConfig, nlp: Any = None) -> list[LocalRecognizer]:
     """The project's recognizers enabled in privacy.yml."""
+    from . import gazetteers, recognizers
+
     lang = config.language
     out: list[LocalRecognizer] = []
+    needs_lists = any(config.custom(n).get("enabled") for n in ("name_shape", "place_gazetteer", "address_block"))
+    if needs_lists:
+        common = common_words(nlp) if nlp is not None else frozenset()
+        stop = frozenset(w.lower() for w in nlp.Defaults.stop_words) if nlp is not None else frozenset()
+        first, last = gazetteers.first_names(), gazetteers.last_names()
+        regions, cities = gazetteers.regions(), gazetteers.cities()
+        places = frozenset(p.lower() for p in regions | cities)
+    c = config.custom("name_shape")
+    if c.get("enabled"):
+        finder = recognizers.NameShapeFinder(common, first, last, places,
+                                             stop | config.allow_terms | config.filler_terms)
+        out.append(FinderRecognizer("NameShapeRecognizer", "PERSON", finder, float(c["score"]), language=lang))
+    c = config.custom("place_gazetteer")
+    if c.get("enabled"):
+        out.append(FinderRecognizer("PlaceGazetteerRecognizer", "LOCATION",
+                                    recognizers.PlaceFinder(regions, cities, first), float(c["score"]), language=lang))
+    c = config.custom("address_block")
+    if c.get("enabled"):
+        finder = recognizers.AddressBlockFinder(
+            [patterns.street_address_regex(config.street_suffixes), patterns.po_box_regex(),
+             patterns.european_street_regex()], regions, common, config.allow_terms,
+            max_lines=int(c.get("max_lines", 5)))
+        out.append(FinderRecognizer("AddressBlockRecognizer", "STREET_ADDRESS", finder, float(c["score"]),
+                                    context=["address", "live", "lives", "street", "zip", "postcode"], language=lang))
     c = config.custom("month_date")
     if c.get("enabled"):
         out.append(RegexRecognizer("MonthDateRecognizer", "DATE_TIME",
@@ -209,7 +261,7 @@ def build_analyzer(config: PrivacyConfig) -> AnalyzerEngine:
         ner_strength=config.ner_score))
     for name in config.recognizers:
         registry.add_recognizer(predefined_recognizer(name, config))
-    for rec in custom_recognizers(config):
+    for rec in custom_recognizers(config, nlp_engine.nlp[config.language]):
         registry.add_recognizer(rec)
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=[config.language],
                           default_score_threshold=config.score_threshold)
@@ -234,3 +286,91 @@ def iter_artifacts(analyzer: AnalyzerEngine, texts: Sequence[str], language: str
 def model_name_version(analyzer: AnalyzerEngine, language: str) -> tuple[str, str]:
     meta = analyzer.nlp_engine.nlp[language].meta
     return f"{meta.get('lang')}_{meta.get('name')}", str(meta.get("version"))
+
+
+# ------------------------------------------------------------------------------------ fast path
+_PATTERN_GATE = re.compile(r"\d|@|[A-Za-z0-9]\.[A-Za-z]{2}|://")
+NAME_ENTITIES = frozenset({"PERSON", "LOCATION"})
+
+
+class Hit:
+    """A recognizer result reduced to what the redactor keeps (type, span, score)."""
+
+    __slots__ = ("entity_type", "start", "end", "score")
+
+    def __init__(self, entity_type: str, start: int, end: int, score: float):
+        self.entity_type, self.start, self.end, self.score = entity_type, start, end, score
+
+
+class FastAnalyzer:
+    """The redactor's analysis, equal in what it can find to ``AnalyzerEngine.analyze`` on the
+    registry of :func:`build_analyzer`, minus the work that cannot find anything:
+
+    * NER (spaCy, NER pipes only, ``nlp.pipe``) reads only the windows of :func:`gate.ner_windows`
+      (sentences with a capitalised candidate word), not whole texts;
+    * the name/place regex recognizers (no context words) run directly, without Presidio's engine;
+    * Presidio's engine (pattern recognizers + context enhancement on a tokenizer-only doc) runs
+      only on texts with a digit, "@" or a dotted word, with only the pattern entities.
+    """
+
+    def __init__(self, config: PrivacyConfig):
+        from . import gate, gazetteers
+
+        self.config = config
+        self.analyzer = build_analyzer(config)
+        self.nlp = self.analyzer.nlp_engine.nlp[config.language]
+        recs = self.analyzer.registry.recognizers
+        self.name_recognizers = [r for r in recs if not isinstance(r, predefined.SpacyRecognizer)
+                                 and set(r.supported_entities) <= NAME_ENTITIES]
+        self.pattern_entities = sorted({e for r in recs for e in r.supported_entities} - NAME_ENTITIES)
+        self.stop_words = frozenset(w.lower() for w in self.nlp.Defaults.stop_words)
+        gcfg = config.ner_gate
+        self.gate_enabled = bool(gcfg.get("enabled", True))
+        self.skip_words = self.stop_words | config.allow_terms | config.filler_terms
+        self.common_words = common_words(self.nlp) if gcfg.get("common_words", "model_lemma_index") else frozenset()
+        # a common word that is also a first name or a place still opens a candidate sentence ("Will", "Hungary")
+        self.first_names = (gazetteers.first_names() | {p.lower() for p in gazetteers.regions() | gazetteers.cities()}
+                            if gcfg.get("names_open_sentences", True) else frozenset())
+        self._windows = gate.ner_windows
+
+    def windows(self, text: str) -> list[tuple[int, int]]:
+        if not self.gate_enabled:
+            return [(0, len(text))] if text.strip() else []
+        return self._windows(text, self.skip_words, self.common_words, self.first_names)
+
+    def analyze_batch(self, texts: Sequence[str]) -> list[list[Hit]]:
+        cfg = self.config
+        out: list[list[Hit]] = [[] for _ in texts]
+        jobs: list[tuple[int, int, str]] = []
+        for i, t in enumerate(texts):
+            jobs.extend((i, s, t[s:e]) for s, e in self.windows(t))
+        labels, score = cfg.ner_labels, cfg.ner_score
+        for (i, off, _), doc in zip(jobs, self.nlp.pipe([j[2] for j in jobs], batch_size=cfg.batch_size)):
+            for ent in doc.ents:
+                label = labels.get(ent.label_)
+                if label is not None:
+                    out[i].append(Hit(label, ent.start_char + off, ent.end_char + off, score))
+        for i, t in enumerate(texts):
+            for rec in self.name_recognizers:
+                out[i].extend(Hit(r.entity_type, r.start, r.end, r.score) for r in rec.analyze(t, rec.supported_entities))
+            if _PATTERN_GATE.search(t):
+                doc = self.nlp.make_doc(t)
+                art = NlpArtifacts(entities=[], tokens=doc, tokens_indices=[tok.idx for tok in doc],
+                                   lemmas=[tok.lower_ for tok in doc], nlp_engine=self.analyzer.nlp_engine,
+                                   language=cfg.language, scores=[])
+                res = self.analyzer.analyze(text=t, language=cfg.language, entities=self.pattern_entities,
+                                            nlp_artifacts=art, score_threshold=cfg.score_threshold)
+                out[i].extend(Hit(r.entity_type, r.start, r.end, r.score) for r in res)
+        return out
+
+
+def common_words(nlp: "spacy.language.Language") -> frozenset[str]:
+    """Lower-case English words of the model's lemmatizer index (WordNet-derived), if it has one."""
+    for name in ("lemmatizer",):
+        if name in nlp.pipe_names or name in nlp.disabled:
+            pipe = nlp.get_pipe(name)
+            lookups = getattr(pipe, "lookups", None)
+            if lookups is not None and lookups.has_table("lemma_index"):
+                table = lookups.get_table("lemma_index")
+                return frozenset(w for k in table.keys() for w in table[k] if w.isalpha())
+    return frozenset()

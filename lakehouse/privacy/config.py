@@ -14,10 +14,10 @@ _REQUIRED = (
     "model", "language", "score_threshold", "ner_labels", "ner_score", "recognizers", "phone_regions",
     "custom_recognizers", "placeholders", "review", "allow_terms", "filler_terms", "allow_patterns", "protected_phrases", "propagation",
     "street_suffixes", "lowercase_suffixes", "relation_words", "residual_passes", "batch_size", "chunk_chars",
-    "cache_max_entries",
+    "cache_max_entries", "ner_gate",
 )
 _CUSTOM = ("month_date", "street_address", "nanp_phone", "titled_person", "relation_person", "cue_person", "location_cue",
-           "long_number")
+           "long_number", "name_shape", "place_gazetteer", "address_block")
 
 
 class PrivacyConfigError(ValueError):
@@ -60,6 +60,7 @@ class PrivacyConfig:
     batch_size: int
     chunk_chars: int
     cache_max_entries: int
+    ner_gate: Mapping[str, Any] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(repr=False, compare=False, hash=False, default_factory=dict)
 
     @property
@@ -167,6 +168,7 @@ def parse_privacy_config(raw: Mapping[str, Any]) -> PrivacyConfig:
         batch_size=int(raw["batch_size"]),
         chunk_chars=int(raw["chunk_chars"]),
         cache_max_entries=int(raw["cache_max_entries"]),
+        ner_gate=dict(raw["ner_gate"] or {}),
         raw=json.loads(json.dumps(raw, default=str)),
     )
 

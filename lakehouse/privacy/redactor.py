@@ -90,7 +90,7 @@ _WORKER: "Redactor | None" = None
 def _worker_init(config: PrivacyConfig) -> None:
     global _WORKER
     _WORKER = Redactor(config)
-    _WORKER.analyzer  # noqa: B018  (load spaCy/Presidio once per worker)
+    _WORKER.engine  # noqa: B018  (load spaCy/Presidio once per worker)
 
 
 def _worker_analyze(texts: list[str]) -> list[tuple[Finding, ...]]:
@@ -118,15 +118,19 @@ class Redactor:
     @property
     def analyzer(self) -> Any:
         """The Presidio AnalyzerEngine (built on first access)."""
+        return self.engine.analyzer
+
+    @property
+    def engine(self) -> Any:
+        """The FastAnalyzer (spaCy NER on gated windows + Presidio pattern recognizers), built on first access."""
         if self._analyzer is None:
             with self._lock:
                 if self._analyzer is None:
                     from . import _presidio
 
-                    analyzer = _presidio.build_analyzer(self.config)
-                    nlp = analyzer.nlp_engine.nlp[self.config.language]
-                    self._stop_words = frozenset(w.lower() for w in nlp.Defaults.stop_words)
-                    self._analyzer = analyzer
+                    engine = _presidio.FastAnalyzer(self.config)
+                    self._stop_words = engine.stop_words
+                    self._analyzer = engine
         return self._analyzer
 
     def _clean(self, text: str, results: Sequence[Any], offset: int = 0) -> list[Finding]:
@@ -146,17 +150,12 @@ class Redactor:
         return keep
 
     def _analyze_uncached(self, texts: Sequence[str]) -> list[tuple[Finding, ...]]:
-        from . import _presidio
-
-        analyzer = self.analyzer
+        engine = self.engine
         pieces: list[tuple[int, int, str]] = []  # (text index, offset, chunk)
         for i, t in enumerate(texts):
             pieces.extend((i, off, chunk) for off, chunk in split_chunks(t, self.config.chunk_chars))
         found: list[list[Finding]] = [[] for _ in texts]
-        arts = _presidio.iter_artifacts(analyzer, [p[2] for p in pieces], self.config.language, self.config.batch_size)
-        for (i, off, chunk), art in zip(pieces, arts):
-            res = analyzer.analyze(text=chunk, language=self.config.language, nlp_artifacts=art,
-                                   score_threshold=self.config.score_threshold)
+        for (i, off, chunk), res in zip(pieces, engine.analyze_batch([p[2] for p in pieces])):
             found[i].extend(self._clean(chunk, res, off))
         self.stats["analyzed"] += len(texts)
         return [tuple(resolve_overlaps(f)) for f in found]

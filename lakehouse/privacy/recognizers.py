@@ -1,0 +1,194 @@
+"""Span finders that need word lists or several lines (pure: no spaCy/Presidio import).
+
+* :class:`NameShapeFinder`: capitalised runs shaped like a person's name ("Johannes Varvio",
+  "Wisława Szczepańska", "Ella H. Snider"), and single names in a name slot ("Kadiev and Adams
+  were", "Vsevolod: ...", "my kid Agi").
+* :class:`PlaceFinder`: countries / US states (GeoNames) as written, and cities after a place cue
+  ("arrived at Dordrecht", "in Bremen").
+* :class:`AddressBlockFinder`: street lines in US and international order ("6750 Koskikatu 25",
+  "233 Erzsébet tér 19.", "12 Main St") extended over the unit, city, region and postcode that
+  follow on the same line or on the next short lines; "the corner of X and Y"; postcodes after a
+  cue ("zip code is 35350") or after a place ("in Bjert 6091", "Sweden 99178").
+
+Each finder returns (start, end) spans; scores and entity types come from privacy.yml.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import AbstractSet, Iterable
+
+from .patterns import NOT_NAMES, _UP
+
+_NOT_NAMES = frozenset(w.lower() for w in NOT_NAMES)
+_CAP = rf"[{_UP}][^\W\d_]*(?:['’-][^\W\d_]+)*"
+_INITIAL = rf"[{_UP}]\.?"
+# a capitalised run: words, optional middle initials, possessive 's stripped by the caller
+_RUN = re.compile(rf"(?<![\w.@/])(?:{_CAP}|{_INITIAL}(?=[ \t]+[{_UP}]))(?:[ \t]+(?:{_CAP}|{_INITIAL}(?=[ \t]+[{_UP}])))*(?![\w@])")
+_SENT_START = re.compile(r"(?:^|[.!?\n]|[:;]\s)[\s\"'“(>?-]*$")
+
+
+def _is_start(text: str, pos: int) -> bool:
+    return bool(_SENT_START.search(text, max(0, pos - 6), pos)) or pos == 0
+
+
+class NameShapeFinder:
+    """Person-name-shaped capitalised runs. ``common``: ordinary English words (lower case);
+    ``first``/``last``: census name lists; ``places``: GeoNames names (lower case); ``skip``:
+    stop words, allow/filler terms. A run of 2-3 words is a name when every word is a name
+    word (not common, or a census name) and at least one is not a common word or the first is a
+    census first name. A single word needs a name slot around it."""
+
+    AFTER_ONE = re.compile(r"[ \t]*(?::(?![/\d])|,[ \t]+(?:can|could|would|will|please)\b|[ \t]+(?:and|&)[ \t]+[A-Z]|'s\b|’s\b|[ \t]+(?:is|was|had|has|began|spent|said|says|told|shouted|wrote|gave|went|came|called|left|wants|wanted|thinks|thought|asked|lives|lived|works|worked)\b)")
+    BEFORE_ONE = re.compile(r"(?i:\b(?:and|by|to|at|with|from|than|of|for|my|our|his|her|kid|son|daughter|name is|name's|name:|early|dear|hi|hello|hey|thanks|thank you|love|,)[ \t]*)$")
+
+    def __init__(self, common: AbstractSet[str], first: AbstractSet[str], last: AbstractSet[str],
+                 places: AbstractSet[str], skip: AbstractSet[str]):
+        self.common, self.first, self.last, self.places, self.skip = common, first, last, places, skip
+
+    def _word_ok(self, w: str) -> bool:
+        low = w.lower().rstrip(".")
+        if low in self.skip or low in _NOT_NAMES or len(low) < 2:
+            return False
+        return low not in self.common or low in self.first or low in self.last
+
+    def _strong(self, w: str) -> bool:
+        low = w.lower()
+        return low not in self.common and low not in self.places and not w.isupper()
+
+    def find(self, text: str) -> list[tuple[int, int]]:
+        out: list[tuple[int, int]] = []
+        for m in _RUN.finditer(text):
+            s, e = m.span()
+            words = re.findall(rf"{_CAP}|{_INITIAL}", m.group(0))
+            # drop leading words that cannot be part of a name ("Honestly Sarah", "Directed By")
+            while words and not (len(words[0].rstrip(".")) == 1 or self._word_ok(words[0])):
+                s = text.index(words[0], s) + len(words[0])
+                while s < e and text[s] in " \t":
+                    s += 1
+                words.pop(0)
+            full = [w for w in words if len(w.rstrip(".")) > 1]
+            if not full or len(full) > 3 or not all(self._word_ok(w) for w in full):
+                continue
+            if " ".join(full).lower() in self.places or all(w.isupper() for w in full):
+                continue
+            if len(full) >= 2:
+                if any(self._strong(w) for w in full) or full[0].lower() in self.first:
+                    out.append((s, e))
+                continue
+            w = full[0]
+            low = w.lower()
+            if len(low) < 3 or low in self.places:
+                continue
+            slot = bool(self.AFTER_ONE.match(text, e)) or bool(self.BEFORE_ONE.search(text, max(0, s - 14), s))
+            if not slot:
+                continue
+            if self._strong(w) or (low in self.first and not _is_start(text, s)):
+                out.append((s, e))
+        return out
+
+
+class PlaceFinder:
+    """Countries/US states as written (not those that are also first names, like "Georgia",
+    unless a cue precedes), and GeoNames cities after a place cue."""
+
+    CUE = re.compile(r"(?i:\b(?:in|from|to|at|near|visiting|visited|towards|outside|around|of)[ \t]+)$")
+
+    def __init__(self, regions: Iterable[str], cities: Iterable[str], first: AbstractSet[str]):
+        regions = set(regions)
+        cities = set(cities) - regions
+        self.first = first
+        self.region_rx = self._rx(regions)
+        self.city_rx = self._rx(c for c in cities if len(c) >= 4)
+
+    @staticmethod
+    def _rx(names: Iterable[str]) -> re.Pattern[str]:
+        alts = sorted(set(names), key=lambda n: (-len(n), n))
+        return re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(n) for n in alts) + r")(?![\w-])")
+
+    def find(self, text: str) -> list[tuple[int, int]]:
+        out: list[tuple[int, int]] = []
+        for m in self.region_rx.finditer(text):
+            cue = bool(self.CUE.search(text, max(0, m.start() - 12), m.start()))
+            if m.group(0).lower() in self.first and not cue:
+                continue
+            out.append(m.span())
+        for m in self.city_rx.finditer(text):
+            if self.CUE.search(text, max(0, m.start() - 12), m.start()):
+                out.append(m.span())
+        return out
+
+
+_CONNECT = frozenset("de da do dos das del della delle di du des la le les van der den ten nad na pod am an im y e nan".split())
+_LOWER_CONNECT = r"(?:de|da|do|dos|das|del|della|delle|di|du|des|la|le|les|van|der|den|ten|nad|na|pod|am|an|im|gate|gata|gade|vej|tér|utca|út|u\.|rkp\.|ul\.|str\.?|street|st\.|road|rd\.|ave\.?|avenue)"
+_STREET_WORD = rf"(?:[{_UP}][\w'’.-]*|{_LOWER_CONNECT})"
+_NUM = r"\d{1,6}[A-Za-z]?(?:-\d{1,4})?"
+_UNIT = r"(?:(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Fl\.?|Floor|Room|Rm\.?|#)[ \t]*#?[A-Za-z0-9-]+)"
+# number, 1-4 street words, house number ("6750 Koskikatu 25", "233 Erzsébet tér 19.")
+_INTL_CORE = rf"(?<![\w.,/-]){_NUM}[ \t]+{_STREET_WORD}(?:[ \t]+{_STREET_WORD}){{0,3}}[ \t]+\d{{1,5}}[A-Za-z]?\b\.?"
+_POSTCODE = r"(?:\d{3}[ \t]?\d{2}|\d{4,5}(?:-\d{3,4})?|\d{2}-\d{3}|[A-Z]\d[A-Z][ \t]?\d[A-Z]\d|[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2})"
+# an address line after the street: unit, "City", "City, ST 12345", "Country 12345", ", CO"
+_LINE = re.compile(
+    rf"[ \t>?]*(?:{_UNIT}|,?[ \t]*(?:(?:[{_UP}][\w'’.-]*|[a-z]{{1,4}}\.?|{_POSTCODE}|\d{{1,5}})[ \t,]*){{1,6}})[ \t]*[.?]?[ \t]*(?=\n|$)")
+_CONNECT_ALT = "|".join(sorted(_CONNECT, key=len, reverse=True))
+_TAIL_WORD = rf"(?:[{_UP}][\w'’-]*|(?:{_CONNECT_ALT}))(?![\w'’-])"
+_SAME_LINE_TAIL = re.compile(
+    rf"(?:[ \t,]+{_UNIT}){{0,2}}(?:,[ \t]*{_TAIL_WORD}(?:[ \t]+{_TAIL_WORD}){{0,3}}){{0,3}}(?:,?[ \t]+{_POSTCODE}\b)?")
+_CORNER = re.compile(rf"(?i:\bcorner[ \t]+of)[ \t]+(?P<pii>(?:[\w'’.-]+[ \t]+){{0,5}}?[\w'’.-]+[ \t]+and[ \t]+(?:[{_UP}0-9][\w'’.-]*[ \t]*){{1,4}}(?:St\.|Street|Ave\.?)?)")
+_ZIP_CUE = re.compile(rf"(?i:\b(?:zip|zip[ \t]?code|postal[ \t]?code|postcode|post[ \t]?code)\b)[^\w\n]{{0,4}}(?:is[ \t]+)?(?P<pii>{_POSTCODE})\b")
+_PLACE_POSTCODE = re.compile(rf"(?<![\w])(?:in|at)[ \t]+(?P<pii>[{_UP}][\w'’-]+(?:[ \t]+[{_UP}][\w'’-]+)?[ \t]+(?:\d{{3}}[ \t]\d{{2}}|\d{{4,5}}))\b")
+
+
+class AddressBlockFinder:
+    """Street addresses with what follows them (same line and up to ``max_lines`` short lines)."""
+
+    def __init__(self, street_regexes: Iterable[str], regions: Iterable[str], common: AbstractSet[str],
+                 veto: AbstractSet[str], max_lines: int = 5):
+        self.intl = re.compile(_INTL_CORE)
+        self.cores = [re.compile(r) for r in street_regexes]
+        self.common, self.veto = common, veto
+        self.max_lines = max_lines
+        alts = sorted(set(regions), key=lambda n: (-len(n), n))
+        self.region_postcode = re.compile(
+            r"(?<![\w-])(?:" + "|".join(re.escape(n) for n in alts) + rf")[ \t,]+{_POSTCODE}\b")
+
+    def _extend(self, text: str, end: int) -> int:
+        m = _SAME_LINE_TAIL.match(text, end)
+        if m and m.end() > end:
+            end = m.end()
+        lines = 0
+        blank = 0
+        pos = end
+        while lines < self.max_lines and pos < len(text) and text[pos] == "\n":
+            nxt = pos + 1
+            if nxt < len(text) and text[nxt] == "\n" and blank == 0:  # one blank line allowed
+                blank = 1
+                nxt += 1
+            m = _LINE.match(text, nxt)
+            if not m or not m.group(0).strip(" \t>?.") or ":" in m.group(0):
+                break
+            words = m.group(0).split()
+            if len(words) > 7 or any(w.islower() and w.strip(",.") not in _CONNECT for w in words):
+                break
+            end = pos = m.end()
+            lines += 1
+        return end
+
+    def find(self, text: str) -> list[tuple[int, int]]:
+        if not any(c.isdigit() for c in text):
+            return []
+        out: list[tuple[int, int]] = []
+        for m in self.intl.finditer(text):
+            words = [w.lower().strip(".") for w in re.findall(r"[^\W\d_][\w'’.-]*", m.group(0))]
+            if any(w in self.veto for w in words) or all(w in self.common for w in words):
+                continue  # "30 Xanax 2", "12 March 2021"
+            out.append((m.start(), self._extend(text, m.end())))
+        for rx in self.cores:
+            for m in rx.finditer(text):
+                out.append((m.start(), self._extend(text, m.end())))
+        for rx in (_CORNER, _ZIP_CUE, _PLACE_POSTCODE):
+            for m in rx.finditer(text):
+                out.append(m.span("pii"))
+        for m in self.region_postcode.finditer(text):
+            out.append(m.span())
+        return out
