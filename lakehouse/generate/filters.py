@@ -62,56 +62,89 @@ def _quality() -> Any:
         raise
 
 
-def _api(name: str) -> Callable[..., Any]:
-    fn = getattr(_quality(), name, None)
+def _api(module: str, name: str) -> Callable[..., Any]:
+    _quality()
+    try:
+        fn = getattr(importlib.import_module(f"lakehouse.quality.{module}"), name, None)
+    except ModuleNotFoundError:
+        fn = None
     if not callable(fn):
-        raise GeneratorError(f"lakehouse.quality has no {name}(): the generators' filters cannot run with this version")
+        raise GeneratorError(f"lakehouse.quality.{module} has no {name}(): the generators' filters cannot run with this version")
     return fn
 
 
-def _thresholds() -> Mapping[str, float]:
+def registry_row(family: str) -> dict[str, str]:
+    """The family's row of seeds/release/dataset_registry.csv ({} when absent)."""
+    import csv
+    import os
+    from pathlib import Path
+
+    env = os.environ.get("LAKEHOUSE_PROJECT_DIR")
+    here = Path(__file__).resolve().parents[2]
+    base = Path(env) if env else here if (here / "dbt_project.yml").exists() else Path.cwd()
+    path = base / "seeds" / "release" / "dataset_registry.csv"
+    if not path.exists():
+        return {}
+    with open(path, newline="", encoding="utf-8") as f:
+        return next((dict(r) for r in csv.DictReader(f) if r.get("family") == family), {})
+
+
+def _settings() -> Mapping[str, Any]:
     from lakehouse.generate.model import generators_config
 
-    return {"crisis_handling_min": 0.5, "empathy_min": 0.6, **(generators_config().get("filters") or {})}
+    return {"empathy_min": 0.6, **(generators_config().get("filters") or {})}
 
 
-def _conversation_check(scores: Mapping[str, Any], th: Mapping[str, float]) -> list[tuple[str, str]]:
-    reasons: list[tuple[str, str]] = []
-    if bool(scores.get("harmful_response")):
-        reasons.append(("harmful_response", "true"))
-    if bool(scores.get("crisis_disclosure")):
-        ch = scores.get("crisis_handling")
-        if ch is None or float(ch) < float(th["crisis_handling_min"]):
-            reasons.append(("crisis_unhandled", f"crisis_handling={ch}"))
-    return reasons
+def _reasons(scores: Mapping[str, Any], family: str, kind: str) -> list[tuple[str, str]]:
+    """What the release build would say about these scores for a NON-edge record of ``family``: the
+    safety rules (harmful response, crisis unhandled, toxic assistant) and the family's thresholds.
+    The generated turns are training targets, so the edge-case bypass does not apply to them."""
+    safety_reason = _api("policy", "safety_reason")
+    threshold_reasons = _api("policy", "threshold_reasons")
+    row = registry_row(family)
+    ch_min = (row.get("min_crisis_handling") or "").strip()
+    out: list[tuple[str, str]] = []
+    r = safety_reason(scores, is_edge_case=False, crisis_handling_min=float(ch_min) if ch_min else None)
+    if r:
+        out.append((str(r[0]), str(r[1])))
+    out += [(str(a), str(b)) for a, b in threshold_reasons(scores, row, kind=kind)]
+    return out
 
 
-def quality_chat_filter() -> ChatFilter:
-    """Therapist turns pass the crisis-handling and harmful-response checks of lakehouse.quality."""
-    score = _api("score_conversation")
-    th = _thresholds()
+def _scorer() -> Any:
+    return _api("scorers", "get_scorer")()
+
+
+def quality_chat_filter(family: str = "edge_case_resulting_chats") -> ChatFilter:
+    """Therapist turns pass lakehouse.quality's crisis-handling, harmful-response (and toxic-assistant)
+    checks, and the family's registry thresholds (coherence for the edge-case families)."""
+    record_cls = _api("scorers", "Record")
+    scorer = _scorer()
 
     def check(messages: Messages) -> CheckResult:
-        s = dict(score(messages))
-        reasons = _conversation_check(s, th)
+        s = dict(scorer.score_records([record_cls(kind="sft", messages=messages)])[0])
+        reasons = _reasons(s, family, "sft")
         return CheckResult(not reasons, tuple(reasons), s)
 
     return check
 
 
-def quality_preference_judge() -> PreferenceJudge:
-    """chosen passes crisis handling, harm and empathy checks; margin from lakehouse.quality."""
-    score = _api("score_conversation")
-    margin_fn = _api("preference_margin")
-    th = _thresholds()
+def quality_preference_judge(family: str = "preference_pairs") -> PreferenceJudge:
+    """``chosen`` (after the prompt) passes the safety rules and has empathy >= filters.empathy_min
+    (generators.yml); the margin is lakehouse.quality's preference_margin of the pair."""
+    record_cls = _api("scorers", "Record")
+    scorer = _scorer()
+    empathy_min = float(_settings()["empathy_min"])
 
     def judge(prompt: Messages, chosen: str, rejected: str) -> PreferenceResult:
-        c = dict(score(prompt + [{"role": "assistant", "content": chosen}]))
-        reasons = _conversation_check(c, th)
-        emp = c.get("empathy")
-        if emp is None or float(emp) < float(th["empathy_min"]):
-            reasons.append(("low_empathy", f"empathy={emp}"))
-        margin = float(margin_fn(prompt, chosen, rejected))
-        return PreferenceResult(not reasons, margin, tuple(reasons), {"chosen": c})
+        rec = record_cls(kind="preference", prompt=prompt, chosen=[{"role": "assistant", "content": chosen}],
+                         rejected=[{"role": "assistant", "content": rejected}])
+        s = dict(scorer.score_records([rec])[0])
+        reasons = [r for r in _reasons(s, family, "preference") if r[0] != "quality:preference_margin"]
+        emp = s.get("empathy")
+        if emp is None or float(emp) < empathy_min:
+            reasons.append(("low_empathy", f"{emp} < {empathy_min}"))
+        margin = s.get("preference_margin")
+        return PreferenceResult(not reasons, float(margin) if margin is not None else float("-inf"), tuple(reasons), s)
 
     return judge

@@ -40,32 +40,25 @@ class SourceRecord:
     family: str | None = None
 
 
-def _project_dir() -> Path:
-    env = os.environ.get("LAKEHOUSE_PROJECT_DIR")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve().parents[2]
-    return here if (here / "dbt_project.yml").exists() else Path.cwd()
-
-
 def min_margin(family: str | None = None, registry: str | os.PathLike[str] | None = None) -> float:
     """The family's ``min_preference_margin`` from the registry seed when that column is set, else the default."""
+    from lakehouse.generate.filters import registry_row
+
     cfg = generators_config().get("preference") or {}
     family = family or str(cfg.get("family", "preference_pairs"))
     default = float(cfg.get("min_margin_default", 0.1))
-    path = Path(registry) if registry else _project_dir() / "seeds" / "release" / "dataset_registry.csv"
-    if not path.exists():
+    if registry:
+        with open(registry, newline="", encoding="utf-8") as f:
+            row = next((dict(r) for r in csv.DictReader(f) if r.get("family") == family), {})
+    else:
+        row = registry_row(family)
+    v = (row.get("min_preference_margin") or "").strip()
+    if not v:
         return default
-    with open(path, newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            if row.get("family") == family:
-                v = (row.get("min_preference_margin") or "").strip()
-                if v:
-                    try:
-                        return float(v)
-                    except ValueError as e:
-                        raise GeneratorError(f"{path}: min_preference_margin {v!r} of {family} is not a number") from e
-    return default
+    try:
+        return float(v)
+    except ValueError as e:
+        raise GeneratorError(f"registry: min_preference_margin {v!r} of {family} is not a number") from e
 
 
 def _messages_of(obj: Any) -> Messages | None:
