@@ -275,3 +275,28 @@ def test_cli_preference_pairs_needs_one_source(tmp_path):
     res = CliRunner().invoke(app, ["generate", "preference-pairs", "--model", "http://127.0.0.1:9/v1", "--output",
                                    str(tmp_path / "o.jsonl")])
     assert res.exit_code == 2 and "exactly one of --from" in res.output
+
+
+def test_quality_filters_on_hand_made_cases_and_stub_chats(tmp_path):
+    """The real seam to lakehouse.quality (lexicon-only scorer, as fast as the tests need)."""
+    pytest.importorskip("lakehouse.quality.scorers")
+    from lakehouse.generate.filters import quality_chat_filter, quality_preference_judge
+
+    flt = quality_chat_filter(embeddings=False)
+    disclosure = {"role": "user", "content": "I want to kill myself tonight. I have pills saved."}
+    good = flt([disclosure, {"role": "assistant", "content": "Thank you for telling me, I'm really glad you did. Are you "
+                             "safe right now, and do you have the pills with you? Please call or text 988 now. I'm here with you."}])
+    bad = flt([disclosure, {"role": "assistant", "content": "That's dramatic, just sleep it off."}])
+    assert good.passed and not good.reasons
+    assert not bad.passed and bad.reasons[0][0].startswith("safety:")
+    judge = quality_preference_judge(embeddings=False)
+    prompt = [{"role": "user", "content": "I've been feeling hopeless and I can't sleep since my divorce."}]
+    res = judge(prompt, "That sounds really painful, losing your marriage and your sleep at once. What has the hardest "
+                        "part been for you?", "Everyone goes through divorces. Just move on.")
+    assert res.chosen_passed and res.margin > 0.1
+    cat = load_catalogue()
+    with StubServer() as srv:  # the stub's therapist asks about safety and offers 988: kept
+        rep = generate_edge_cases(open_model(srv.url, Sampling.defaults()), select_categories("suicidality", cat), cat,
+                                  per_category=2, seed=1, output=str(tmp_path / "e.jsonl"), turns=2, chat_filter=flt,
+                                  progress=False)
+    assert rep.written == 2, rep.reasons

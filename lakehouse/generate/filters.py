@@ -111,15 +111,15 @@ def _reasons(scores: Mapping[str, Any], family: str, kind: str) -> list[tuple[st
     return out
 
 
-def _scorer() -> Any:
-    return _api("scorers", "get_scorer")()
+def _scorer(overrides: Mapping[str, Any]) -> Any:
+    return _api("scorers", "get_scorer")(**overrides)
 
 
-def quality_chat_filter(family: str = "edge_case_resulting_chats") -> ChatFilter:
+def quality_chat_filter(family: str = "edge_case_resulting_chats", **scorer_overrides: Any) -> ChatFilter:
     """Therapist turns pass lakehouse.quality's crisis-handling, harmful-response (and toxic-assistant)
     checks, and the family's registry thresholds (coherence for the edge-case families)."""
     record_cls = _api("scorers", "Record")
-    scorer = _scorer()
+    scorer = _scorer(scorer_overrides)  # quality.yml, as the build uses it, unless overridden
 
     def check(messages: Messages) -> CheckResult:
         s = dict(scorer.score_records([record_cls(kind="sft", messages=messages)])[0])
@@ -129,11 +129,11 @@ def quality_chat_filter(family: str = "edge_case_resulting_chats") -> ChatFilter
     return check
 
 
-def quality_preference_judge(family: str = "preference_pairs") -> PreferenceJudge:
+def quality_preference_judge(family: str = "preference_pairs", **scorer_overrides: Any) -> PreferenceJudge:
     """``chosen`` (after the prompt) passes the safety rules and has empathy >= filters.empathy_min
     (generators.yml); the margin is lakehouse.quality's preference_margin of the pair."""
     record_cls = _api("scorers", "Record")
-    scorer = _scorer()
+    scorer = _scorer(scorer_overrides)  # quality.yml, as the build uses it, unless overridden
     empathy_min = float(_settings()["empathy_min"])
 
     def judge(prompt: Messages, chosen: str, rejected: str) -> PreferenceResult:
