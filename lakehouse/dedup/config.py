@@ -23,6 +23,8 @@ class DedupConfig:
     lsh_all_pairs_max: int = 64
     chunk_bytes: int = 1_000_000
     slice_rows: int = 4096
+    short_text_tokens: int = 32
+    char_ngram: int = 5
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
@@ -33,6 +35,8 @@ class DedupConfig:
             raise ValueError(f"ngram must be >= 1, got {self.ngram}")
         if len(self.lsh_weights) != 2 or abs(sum(self.lsh_weights) - 1.0) > 1e-9:
             raise ValueError(f"lsh_weights must be two numbers summing to 1, got {self.lsh_weights}")
+        if self.short_text_tokens < 0 or self.char_ngram < 1:
+            raise ValueError("short_text_tokens must be >= 0 and char_ngram >= 1")
         for name in ("chunk_bytes", "slice_rows", "lsh_all_pairs_max"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")

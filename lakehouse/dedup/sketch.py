@@ -11,6 +11,13 @@ Tokens are maximal runs of letters/digits of the lowercased text, with apostroph
 (zero padded); a shingle of tokens ``t_0 .. t_{k-1}`` hashes to
 ``fmix64(sum_j K_j * h(t_j) mod 2**64) >> 32``. A text with fewer than ``n`` tokens has one
 shingle (all its tokens); a text without tokens has none and an empty (all-max) signature.
+
+Short texts (fewer than ``short_tokens`` tokens, ``dedup.yml`` ``short_text_tokens``) have too few
+word n-grams for a one-word change ("What's your name" / "What is your name") to keep them similar:
+they are sketched over the character ``char_ngram``-grams of
+:func:`lakehouse.dedup.text.short_text_key` instead (contractions expanded). A character n-gram
+hashes as :func:`char_shingle_hash` (its UTF-32-LE bytes through the token hash, then the 1-gram
+shingle mix), so a signature is still datasketch's MinHash over ``char_shingles(text, n)``.
 """
 
 from __future__ import annotations
@@ -54,6 +61,19 @@ def token_hash(token: str) -> int:
     for k in range(0, len(raw), 8):
         acc = fmix64(acc ^ int.from_bytes(raw[k : k + 8], "little"))
     return acc
+
+
+def bytes_hash(raw: bytes) -> int:
+    """64-bit hash of a byte string (the token hash of :func:`token_hash`, on raw bytes)."""
+    acc = (len(raw) * _C) & _M64
+    for k in range(0, len(raw), 8):
+        acc = fmix64(acc ^ int.from_bytes(raw[k : k + 8], "little"))
+    return acc
+
+
+def char_shingle_hash(gram: str) -> int:
+    """32-bit hash of a character n-gram of a short text; usable as a datasketch ``hashfunc``."""
+    return fmix64((shingle_weight(0) * bytes_hash(gram.encode("utf-32-le"))) & _M64) >> 32
 
 
 def shingle_hash(shingle: str) -> int:
@@ -217,12 +237,52 @@ def _chunk_bounds(offsets: "np.ndarray", chunk_bytes: int) -> list[tuple[int, in
     return bounds
 
 
-def signatures(
-    texts: "pa.Array | pa.ChunkedArray", *, num_perm: int, ngram: int, seed: int, chunk_bytes: int = 1_000_000
-) -> tuple["np.ndarray", "np.ndarray"]:
-    """MinHash signatures of ``texts``: ``(uint32 [len, num_perm], bool nonempty [len])``."""
+@lru_cache(maxsize=1)
+def _short_defaults() -> tuple[int, int]:
+    from lakehouse.dedup.config import load_dedup_config
+
+    cfg = load_dedup_config()
+    return cfg.short_text_tokens, cfg.char_ngram
+
+
+def char_signatures(texts: "list[str | None]", *, num_perm: int, n: int, seed: int) -> "np.ndarray":
+    """MinHash signatures ``(len, num_perm)`` over :func:`lakehouse.dedup.text.char_shingles` (per text,
+    independent of the other texts)."""
     import numpy as np
 
+    from lakehouse.dedup.text import short_text_key
+
+    keys = [short_text_key(t or "") for t in texts]
+    raw = [k.encode("utf-32-le") for k in keys]
+    lens = np.array([len(k) for k in keys], dtype=np.int64)  # characters
+    data = np.frombuffer(b"".join(raw), dtype=np.uint8) if raw else np.zeros(0, np.uint8)
+    char_off = np.concatenate(([0], np.cumsum(lens)))[:-1]
+    grams = np.where(lens >= n, lens - n + 1, np.minimum(lens, 1))  # shorter than n: one gram of all of it
+    first = np.repeat(char_off, grams) + (np.arange(int(grams.sum())) - np.repeat(np.cumsum(grams) - grams, grams))
+    width = np.repeat(np.minimum(lens, n), grams)
+    starts, ends = first * 4, (first + width) * 4
+    sh, n_sh = shingle_hashes(token_hashes(data, starts.astype(np.int64), ends.astype(np.int64)), grams, 1)
+    return minhash_matrix(sh, n_sh, num_perm, seed)
+
+
+def signatures(
+    texts: "pa.Array | pa.ChunkedArray", *, num_perm: int, ngram: int, seed: int, chunk_bytes: int = 1_000_000,
+    short_tokens: int | None = None, char_ngram: int | None = None,
+) -> tuple["np.ndarray", "np.ndarray"]:
+    """MinHash signatures of ``texts``: ``(uint32 [len, num_perm], bool nonempty [len])``.
+
+    Texts with fewer than ``short_tokens`` tokens (default: ``dedup.yml``; 0 disables) are sketched
+    over character ``char_ngram``-grams (see the module docstring); every row depends only on its text.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    if short_tokens is None or char_ngram is None:
+        d_short, d_char = _short_defaults()
+        short_tokens = d_short if short_tokens is None else short_tokens
+        char_ngram = d_char if char_ngram is None else char_ngram
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
     data, offsets = prepare(texts)
     sigs: list[np.ndarray] = []
     nonempty: list[np.ndarray] = []
@@ -231,7 +291,12 @@ def signatures(
         chunk = data[off[0] : off[-1]]
         starts, ends, counts = token_spans(chunk, off - off[0])
         sh, n_sh = shingle_hashes(token_hashes(chunk, starts, ends), counts, ngram)
-        sigs.append(minhash_matrix(sh, n_sh, num_perm, seed))
+        sig = minhash_matrix(sh, n_sh, num_perm, seed)
+        short = np.flatnonzero((counts > 0) & (counts < short_tokens))
+        if len(short):
+            sig[short] = char_signatures(texts.take(pa.array(short + lo)).to_pylist(), num_perm=num_perm,
+                                         n=char_ngram, seed=seed)
+        sigs.append(sig)
         nonempty.append(n_sh > 0)
     if not sigs:
         return np.zeros((0, num_perm), dtype=np.uint32), np.zeros(0, dtype=bool)
