@@ -68,7 +68,7 @@ def pii_spans(session: "duckdb.DuckDBPyConnection", releasable: str) -> "duckdb.
     inputs = f"select sha256(content) as key, any_value(content) as text from ({_texts_sql(releasable)}) group by 1"
     sql = cached_map(session, storage=_storage(), stage="pii_spans", fp=pii_fingerprint(), inputs_sql=inputs,
                      fn_path="lakehouse.engine.stages:pii_analyze_batch", result_columns=["findings"],
-                     batch_rows=256)
+                     batch_rows=256, consumer="messages")
     return session.sql(sql)
 
 
@@ -138,6 +138,14 @@ def pii_redactions(session: "duckdb.DuckDBPyConnection", releasable: str, spans:
 
     rel = _stage_table(session, stage_name, produce())
     reader_con.close()
+    # what the next `cache gc` keeps: every record's residual keys, and the spans they name
+    if residual_cache.exists():
+        from lakehouse.engine.cache import record_reachable
+
+        rk_sql = f"select key, residual_keys from ({residual_cache.scan_sql()}) semi join {releasable} r on r.dedup_hash = key"
+        record_reachable(session, storage, "pii_residual_keys", "records", fp, f"select key from ({rk_sql})")
+        record_reachable(session, storage, "pii_spans", "residual", fp,
+                         f"select unnest(residual_keys) as key from ({rk_sql})")
     if rel is None:
         return session.sql(
             "select null::varchar as record_id, " + ", ".join(
@@ -174,7 +182,7 @@ def pii_residual(session: "duckdb.DuckDBPyConnection", released: str) -> "duckdb
     inputs = f"select sha256(content) as key, any_value(content) as text from ({_texts_sql(released)}) group by 1"
     spans_sql = cached_map(session, storage=_storage(), stage="pii_spans", fp=pii_fingerprint(), inputs_sql=inputs,
                            fn_path="lakehouse.engine.stages:pii_analyze_batch", result_columns=["findings"],
-                           batch_rows=256)
+                           batch_rows=256, consumer="released")
     sql = f"""
         with r as (select record_id, kind, messages, prompt, chosen, rejected, text from {released}),
         mk as (select distinct owner as record_id, sha256(content) as key from ({_texts_sql('r')})),
@@ -196,3 +204,51 @@ def pii_residual(session: "duckdb.DuckDBPyConnection", released: str) -> "duckdb
     rel = _stage_table(session, "__lh_pii_residual_stage", produce())
     reader_con.close()
     return rel if rel is not None else session.sql("select null::varchar as record_id, 0::bigint as findings where false")
+
+
+# -- generic: stream a relation through a batch function into a staging table --------------------
+def map_to_table(session: "duckdb.DuckDBPyConnection", sql: str, fn_path: str, *, keep: list[str],
+                 outputs: list[str], stage: str, stage_name: str, batch_rows: int = 512,
+                 kwargs: dict[str, Any] | None = None, empty_sql: str) -> "duckdb.DuckDBPyRelation":
+    """Run ``fn_path`` over the rows of ``sql`` on the engine; return kept columns + ``outputs``."""
+    import pyarrow as pa
+
+    reader_con = session.cursor()
+    total = reader_con.execute(f"select count(*) from ({sql})").fetchone()[0]
+    reader = reader_con.execute(sql).to_arrow_reader(max(batch_rows, 1024))
+
+    def produce() -> Iterator[pa.Table]:
+        for kept, out in map_keeping(fn_path, reader, keep, stage=stage, total=total, batch_rows=batch_rows,
+                                     kwargs=kwargs):
+            yield pa.Table.from_batches([pa.RecordBatch.from_arrays(
+                [*kept.columns, *[out.column(c) for c in outputs]], names=[*keep, *outputs])])
+
+    rel = _stage_table(session, stage_name, produce())
+    reader_con.close()
+    return rel if rel is not None else session.sql(empty_sql)
+
+
+def convert_units(session: "duckdb.DuckDBPyConnection", units: str, stage_name: str) -> "duckdb.DuckDBPyRelation":
+    from lakehouse.engine.stages import _converted_type
+    from lakehouse.record import sql_type
+
+    sql = (f"select unit_id, unit_record, unit_records, shape, shape_options, unit_error from {units} "
+           "order by unit_id")
+    return map_to_table(session, sql, "lakehouse.engine.stages:convert_units_batch", keep=["unit_id"],
+                        outputs=["converted"], stage="convert", stage_name=stage_name, batch_rows=512,
+                        empty_sql=f"select null::varchar as unit_id, null::{sql_type(_converted_type())} as converted where false")
+
+
+def record_scores(session: "duckdb.DuckDBPyConnection", policy: str) -> "duckdb.DuckDBPyRelation":
+    """Quality and safety scores per distinct dedup_hash of the records that passed the policy
+    (cached under the scorer's fingerprint)."""
+    from lakehouse.engine.stages import quality_fingerprint
+    from lakehouse.quality.batch import QUALITY_COLUMNS
+
+    inputs = (f"select dedup_hash as key, p.kind, p.messages, p.prompt, p.chosen, p.rejected, p.text "
+              f"from (select dedup_hash, arg_min(struct_pack(kind, messages, prompt, chosen, rejected, text), record_id) as p "
+              f"      from {policy} where policy_reason is null and dedup_hash is not null group by dedup_hash)")
+    sql = cached_map(session, storage=_storage(), stage="quality_scores", fp=quality_fingerprint(), inputs_sql=inputs,
+                     fn_path="lakehouse.engine.stages:quality_batch", result_columns=list(QUALITY_COLUMNS),
+                     batch_rows=128)
+    return session.sql(sql)

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("lakehouse.engine")
 
 CACHE_PREFIX = "cache"
+COMMIT_ROWS = 50_000  # rows per cache commit (and at least every COMMIT_SECONDS)
+COMMIT_SECONDS = 60.0
 
 
 def fingerprint(*parts: Any) -> str:
@@ -52,8 +54,12 @@ class ResultCache:
     storage: "Storage"
     stage: str
     fp: str
-    commit_rows: int = 50_000
-    commit_seconds: float = 60.0
+    commit_rows: int = 0
+    commit_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.commit_rows = self.commit_rows or COMMIT_ROWS
+        self.commit_seconds = self.commit_seconds or COMMIT_SECONDS
 
     @property
     def uri(self) -> str:
@@ -99,9 +105,23 @@ class ResultCache:
             self.append(pa.Table.from_batches(buf))
 
 
+REACHABLE_PREFIX = f"{CACHE_PREFIX}/_reachable"
+
+
+def record_reachable(con: "duckdb.DuckDBPyConnection", storage: "Storage", stage: str, consumer: str, fp: str,
+                     keys_sql: str) -> None:
+    """Note the keys of ``stage`` this build used (``consumer`` names the use): what
+    ``lakehouse cache gc`` keeps. Keys only; overwritten by the next build."""
+    from deltalake import write_deltalake
+
+    tbl = con.cursor().execute(f"select distinct key, {_sql_str(fp)} as fingerprint from ({keys_sql})").to_arrow_table()
+    write_deltalake(storage.uri(REACHABLE_PREFIX, stage, consumer), tbl, mode="overwrite", schema_mode="overwrite",
+                    storage_options=storage.delta_storage_options())
+
+
 def cached_map(con: "duckdb.DuckDBPyConnection", *, storage: "Storage", stage: str, fp: str, inputs_sql: str,
                fn_path: str, kwargs: dict[str, Any] | None = None, result_columns: list[str],
-               settings: Any = None, batch_rows: int | None = None) -> str:
+               settings: Any = None, batch_rows: int | None = None, consumer: str | None = None) -> str:
     """Make sure the cache holds a result for every key of ``inputs_sql``; return SQL giving
     ``key`` + ``result_columns`` for exactly those keys.
 
@@ -132,6 +152,7 @@ def cached_map(con: "duckdb.DuckDBPyConnection", *, storage: "Storage", stage: s
         for _ in cache.append_stream(keyed()):
             pass
     reader_con.close()
+    record_reachable(con, storage, stage, consumer or stage, fp, inputs_sql)
     cached = cache.scan_sql()
     if cached is None:  # nothing to compute and nothing cached: an empty input
         return f"select key, {', '.join('null as ' + c for c in result_columns)} from ({inputs_sql}) where false"

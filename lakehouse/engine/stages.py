@@ -180,3 +180,65 @@ def pii_residual_batch(batch: pa.RecordBatch, config_path: str | None = None) ->
 
 def counts_json(counts: dict[str, int]) -> str:
     return json.dumps(dict(sorted(counts.items())), separators=(",", ":"))
+
+
+# -- conversion --------------------------------------------------------------------------------
+def _converted_type() -> pa.DataType:
+    from lakehouse.udf.convert import CONVERTED_TYPE
+
+    return pa.list_(pa.struct([*CONVERTED_TYPE, pa.field("dedup_hash", pa.string())]))
+
+
+def convert_units_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Raw units (unit_record | unit_records, shape, shape_options, unit_error) -> ``converted``:
+    the records each gives, with quarantine_reason, repairs and dedup_hash (canonical SHA-256
+    of the record before redaction)."""
+    from lakehouse.hashing import content_hash
+    from lakehouse.udf.convert import _failed, convert_group_one, convert_one
+
+    cols = {n: batch.column(n).to_pylist() for n in ("unit_record", "unit_records", "shape", "shape_options",
+                                                      "unit_error")}
+    out = []
+    for rec, group, shape, opts, err in zip(cols["unit_record"], cols["unit_records"], cols["shape"],
+                                            cols["shape_options"], cols["unit_error"]):
+        if err is not None:
+            rows = _failed(err)
+        elif group is not None:
+            rows = convert_group_one(group, opts)
+        else:
+            rows = convert_one(rec, shape, opts)
+        for r in rows:
+            r["dedup_hash"] = (content_hash(r["kind"], messages=r["messages"], prompt=r["prompt"], chosen=r["chosen"],
+                                            rejected=r["rejected"], text=r["text"], label=r["label"])
+                               if r["kind"] and r["quarantine_reason"] is None else None)
+        out.append(rows)
+    return pa.record_batch([pa.array(out, _converted_type())], names=["converted"])
+
+
+# -- quality and safety scores -------------------------------------------------------------------
+def quality_batch(batch: pa.RecordBatch, **config: Any) -> pa.RecordBatch:
+    """Scores of each record's canonical form (whitespace normalized as in the content hash), so
+    a score is a function of the record's ``dedup_hash`` alone and can be cached under it."""
+    from lakehouse.hashing import normalize_whitespace
+    from lakehouse.quality.batch import score_batch
+
+    def norm(ms: Any) -> Any:
+        if ms is None:
+            return None
+        return [{"role": str(m.get("role") or ""), "content": normalize_whitespace(str(m.get("content") or ""))}
+                for m in ms]
+
+    cols = {n: batch.column(n).to_pylist() for n in ("kind", "messages", "prompt", "chosen", "rejected", "text")}
+    canon = pa.RecordBatch.from_pydict({
+        "kind": cols["kind"],
+        **{c: pa.array([norm(v) for v in cols[c]], MESSAGES_TYPE) for c in ("messages", "prompt", "chosen", "rejected")},
+        "text": pa.array([normalize_whitespace(t) if t is not None else None for t in cols["text"]], pa.string()),
+    })
+    return score_batch(canon, **config)
+
+
+def quality_fingerprint() -> str:
+    from lakehouse.engine.cache import fingerprint
+    from lakehouse.quality.batch import quality_fingerprint as fp
+
+    return fingerprint("quality", fp())

@@ -19,6 +19,6 @@ select
     repairs,
     n_turns,
     n_chars,
-    lh_content_hash(kind, messages, prompt, chosen, rejected, text, label) as dedup_hash
+    dedup_hash
 from {{ ref('int_records_classified') }}
 where quarantine_reason is null

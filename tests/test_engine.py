@@ -1,0 +1,155 @@
+"""The per-record engine outside dbt: ordered maps on every engine, content-addressed caches
+(incremental, fingerprint-isolated, kill-safe) and cache gc."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pytest
+
+from lakehouse import duck
+from lakehouse.engine import map_batches
+from lakehouse.engine.cache import ResultCache, cached_map, fingerprint
+from lakehouse.engine.settings import EngineConfigError, EngineSettings, engine_settings
+from lakehouse.storage import Storage
+
+FN = "lakehouse.engine.stages:convert_units_batch"
+
+
+def _units(n: int) -> pa.Table:
+    recs = [json.dumps({"messages": [{"role": "user", "content": f"hello number {i}, how are you?"},
+                                     {"role": "assistant", "content": f"I hear you ({i}). Tell me more."}]})
+            for i in range(n)]
+    return pa.table({
+        "key": [f"k{i:05d}" for i in range(n)],
+        "unit_record": recs,
+        "unit_records": pa.nulls(n, pa.list_(pa.string())),
+        "shape": ["chatml"] * n,
+        "shape_options": ["{}"] * n,
+        "unit_error": pa.nulls(n, pa.string()),
+    })
+
+
+def _run(tbl: pa.Table, settings: EngineSettings) -> list:
+    out = list(map_batches(FN, tbl.to_batches(max_chunksize=7), settings=settings, batch_rows=5))
+    return pa.Table.from_batches(out).column("converted").to_pylist()
+
+
+def test_settings_parse_and_errors() -> None:
+    s = engine_settings({"LAKEHOUSE_ENGINE": "ray", "LAKEHOUSE_WORKERS": "3"})
+    assert (s.engine, s.workers) == ("ray", 3)
+    assert engine_settings({"LAKEHOUSE_PII_WORKERS": "2"}).workers == 2  # the old name is an alias
+    assert engine_settings({}).workers is None  # auto
+    with pytest.raises(EngineConfigError, match="LAKEHOUSE_ENGINE"):
+        engine_settings({"LAKEHOUSE_ENGINE": "spark"})
+    with pytest.raises(EngineConfigError, match="LAKEHOUSE_WORKERS"):
+        engine_settings({"LAKEHOUSE_WORKERS": "many"})
+
+
+def test_every_engine_gives_the_same_rows_in_order() -> None:
+    tbl = _units(40)
+    serial = _run(tbl, EngineSettings(workers=0))
+    assert [r[0]["messages"][0]["content"] for r in serial] == [f"hello number {i}, how are you?" for i in range(40)]
+    assert _run(tbl, EngineSettings(workers=2)) == serial
+    assert _run(tbl, EngineSettings(engine="ray", workers=2)) == serial
+
+
+def test_progress_reports_rate_and_eta(capsys) -> None:  # type: ignore[no-untyped-def]
+    tbl = _units(12)
+    list(map_batches(FN, tbl.to_batches(), settings=EngineSettings(workers=0, progress_seconds=0), batch_rows=4,
+                     stage="convert", total=12))
+    err = capsys.readouterr().err
+    assert "[lakehouse] convert: 4/12 records (33%)" in err and "ETA" in err
+    assert "convert: 12 records in" in err
+    assert "hello" not in err  # counts only, never text
+
+
+def _cached(con, storage: Storage, tbl: pa.Table, fp: str) -> pa.Table:  # type: ignore[no-untyped-def]
+    con.register("inputs_arrow", tbl)
+    con.execute("create or replace table inputs as select * from inputs_arrow")
+    con.unregister("inputs_arrow")
+    sql = cached_map(con, storage=storage, stage="convert_test", fp=fp, inputs_sql="select * from inputs",
+                     fn_path=FN, result_columns=["converted"], settings=EngineSettings(workers=0), batch_rows=8)
+    return con.execute(sql + " order by key").to_arrow_table()
+
+
+def test_cache_computes_only_missing_keys_and_never_crosses_fingerprints(local_root, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    storage = Storage.from_env()
+    con = duck.connect(storage.settings)
+    calls: list[int] = []
+    import lakehouse.engine.stages as stages
+
+    real = stages.convert_units_batch
+
+    def counting(batch: pa.RecordBatch) -> pa.RecordBatch:
+        calls.append(batch.num_rows)
+        return real(batch)
+
+    monkeypatch.setattr(stages, "convert_units_batch", counting)
+    from lakehouse.engine import runner
+
+    runner.resolve.cache_clear()
+    fp_a, fp_b = fingerprint("stage", "v1", "config-a"), fingerprint("stage", "v1", "config-b")
+    first = _cached(con, storage, _units(20), fp_a)
+    assert sum(calls) == 20 and first.num_rows == 20
+    calls.clear()
+    again = _cached(con, storage, _units(25), fp_a)  # 5 new keys
+    assert sum(calls) == 5
+    assert again.slice(0, 20).equals(first)
+    calls.clear()
+    _cached(con, storage, _units(25), fp_b)  # another config: nothing of fp_a is read
+    assert sum(calls) == 25
+    cache = ResultCache(storage, "convert_test", fp_a)
+    rows = con.execute(f"select fingerprint, count(*) from delta_scan('{cache.uri}') group by 1 order by 1").fetchall()
+    assert sorted(n for _, n in rows) == [25, 25]
+    runner.resolve.cache_clear()
+
+
+def test_a_build_killed_mid_stage_leaves_usable_entries(local_root, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    storage = Storage.from_env()
+    con = duck.connect(storage.settings)
+    import lakehouse.engine.stages as stages
+    from lakehouse.engine import runner
+
+    real = stages.convert_units_batch
+    seen = {"n": 0}
+
+    def dies_late(batch: pa.RecordBatch) -> pa.RecordBatch:
+        seen["n"] += batch.num_rows
+        if seen["n"] > 24:
+            raise KeyboardInterrupt("killed")
+        return real(batch)
+
+    monkeypatch.setattr(stages, "convert_units_batch", dies_late)
+    monkeypatch.setattr("lakehouse.engine.cache.COMMIT_ROWS", 8)  # commit every 8 rows
+    runner.resolve.cache_clear()
+    fp = fingerprint("kill-test")
+    with pytest.raises(KeyboardInterrupt):
+        _cached(con, storage, _units(40), fp)
+    committed = con.execute(f"select count(*) from delta_scan('{ResultCache(storage, 'convert_test', fp).uri}')").fetchone()[0]
+    assert 0 < committed < 40
+    monkeypatch.setattr(stages, "convert_units_batch", real)
+    runner.resolve.cache_clear()
+    resumed = _cached(con, storage, _units(40), fp)
+    expected = pa.Table.from_batches([real(b) for b in _units(40).to_batches()])
+    assert resumed.column("converted").to_pylist() == expected.column("converted").to_pylist()
+    runner.resolve.cache_clear()
+
+
+def test_gc_removes_old_configs_and_unreachable_keys(local_root, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from lakehouse.engine import gc as gcmod
+
+    storage = Storage.from_env()
+    con = duck.connect(storage.settings)
+    fp_old, fp_new = fingerprint("old"), fingerprint("new")
+    _cached(con, storage, _units(10), fp_old)
+    _cached(con, storage, _units(12), fp_new)
+    _cached(con, storage, _units(6), fp_new)  # the last build reached 6 keys only
+    monkeypatch.setattr(gcmod, "current_fingerprints", lambda: {"convert_test": lambda: fp_new})
+    dry = gcmod.gc(storage, dry_run=True)
+    assert [(r.stage, r.rows_before, r.rows_after) for r in dry] == [("convert_test", 22, 6)]
+    res = gcmod.gc(storage)
+    assert res[0].rows_after == 6 and res[0].bytes_after < res[0].bytes_before
+    left = con.execute(f"select fingerprint, count(*) from delta_scan('{ResultCache(storage, 'convert_test', fp_new).uri}') group by 1").fetchall()
+    assert left == [(fp_new, 6)]
