@@ -45,7 +45,7 @@ def test_generated_chats_land_build_redacted_and_feed_preference_pairs_from_trai
         for p in (root / "exports").rglob("*"):
             if p.is_file() and p.suffix != ".parquet":
                 data = p.read_bytes()
-                assert PLANTED_EMAIL.encode() not in data and b"555-0139" not in data, p
+                assert PLANTED_EMAIL.encode() not in data and PLANTED_PHONE[-8:].encode() not in data, p
         con = duckdb.connect(str(work / "lakehouse.duckdb"), read_only=True)
         rows = con.execute("select record_id, split, is_training_edge_case, pii_status, messages from release_conversations "
                            "where source_name = 'gen_edge'").fetchall()

@@ -210,3 +210,35 @@ def test_transcripts_from_s3(tmp_path, s3_root):
     prof = json.loads(Path(rep.profile_path).read_text())
     assert [s["uri"] for s in prof["sources"]] == [st.uri("talks/captions.srt"), st.uri("talks/lecture.vtt")]
     assert re.fullmatch(r"[0-9a-f]{64}", prof["sources"][0]["sha256"])
+
+
+def test_labelled_text_speaker_filter_and_rebuilds(tmp_path):
+    t = tmp_path / "interview.txt"
+    body = ("HOST: Welcome to the show. Today we talk about sleep and worry.\n"
+            "ROWAN: Thanks. Why do worries get louder at night? Because the day's noise is gone, and your mind "
+            "finally has room to replay everything you postponed. That's normal, more or less. Think of it like "
+            "a kettle that only whistles once the kitchen goes quiet.\n"
+            "HOST: So what should people do?\n"
+            "ROWAN: Write the worry down before bed. For example, one line per worry, and one small next step for each.\n")
+    t.write_text(body * 4)
+    rep = build_persona("rowan", [str(t)], str(tmp_path / "o"), speaker="rowan")
+    chunks = " ".join(c["text"] for c in _lines(rep.pretrain_path))
+    assert "Welcome to the show" not in chunks and "So what should people do" not in chunks
+    assert "ROWAN:" not in chunks and "Write the worry down before bed." in chunks
+    prof = json.loads(Path(rep.profile_path).read_text())
+    assert prof["speaker_filter"] == "rowan" and prof["sources"][0]["removed_chars"]["other_speaker"] > 0
+    pairs = _lines(rep.dialogue_path)
+    assert pairs and pairs[0]["messages"][1]["content"] == "Why do worries get louder at night?"
+    # a rebuild from other transcripts replaces the pairs instead of mixing two builds
+    rep2 = build_persona("rowan", [SRT], str(tmp_path / "o"))
+    assert all(p["metadata"]["source_uri"] == SRT for p in _lines(rep2.dialogue_path))
+
+
+def test_progress_line_has_rate_and_eta():
+    from lakehouse.generate.runio import Progress
+
+    p = Progress("edge-cases", 10, enabled=False)
+    p.advance(4)
+    line = p.line()
+    assert line.startswith("edge-cases: 4/10 (") and "/s, ETA " in line
+    assert Progress("x", 0, enabled=False).line().startswith("x: 0 (")

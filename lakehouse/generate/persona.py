@@ -793,12 +793,16 @@ def build_persona(name: str, inputs: Sequence[str], output_dir: str, *, model: A
     system = str(dc.get("system_template") or "").format(display_name=profile["display_name"], name=name).strip()
     qprompt = str(dc.get("question_prompt") or "")
     sig: dict[str, Any] = {"generator": GENERATOR, "generator_version": GENERATOR_VERSION, "persona": name,
-                           "lexicon_hash": lex_hash, "template_hash": canonical_hash({"system": system, "question_prompt": qprompt}),
+                           "lexicon_hash": lex_hash,
+                           "sources_hash": canonical_hash({"sources": [t.sha256 for t in transcripts], "speaker": speaker}), "template_hash": canonical_hash({"system": system, "question_prompt": qprompt}),
                            "seed": seed, "model": model.identity["model"] if model else None,
                            "model_hash": model.identity.get("model_hash") if model else None,
                            "model_endpoint": model.identity.get("model_endpoint") if model else None,
                            "sampling": model.sampling.as_dict() if model else None}
     scores: list[float] = []
+    if model is None:  # nothing expensive to resume: a rebuild replaces the pairs
+        for p in (Path(report.dialogue_path), Path(report.dialogue_path + ".state")):
+            p.unlink(missing_ok=True)
     with ResumableOutput(report.dialogue_path, sig) as w, Progress(f"persona {name}", len(chunks), enabled=progress) as prog:
         for c in chunks:
             t = transcripts[c.transcript]

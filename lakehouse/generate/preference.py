@@ -19,7 +19,6 @@ import logging
 import os
 import random
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from lakehouse.generate import GENERATOR_VERSION, GeneratorError
