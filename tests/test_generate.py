@@ -300,3 +300,21 @@ def test_quality_filters_on_hand_made_cases_and_stub_chats(tmp_path):
                                   per_category=2, seed=1, output=str(tmp_path / "e.jsonl"), turns=2, chat_filter=flt,
                                   progress=False)
     assert rep.written == 2, rep.reasons
+
+
+def test_generated_files_land_with_the_right_shapes(tmp_path, local_root):
+    from lakehouse.generate.persona import build_persona
+    from lakehouse.landing import land
+
+    pp = tmp_path / "pp.jsonl"
+    with StubServer() as srv:
+        generate_preference_pairs(open_model(srv.url, Sampling.defaults()), _sources(), per_record=1, seed=1,
+                                  output=str(pp), judge=judge_pass_all(0.5), threshold=0.1, source="x", progress=False)
+    speeches = sorted(str(p) for p in (Path(__file__).parent.parent / "samples" / "speeches").glob("*clinton*.txt"))
+    rep = build_persona("clinton", speeches, str(tmp_path / "persona"))
+    expect = [(str(pp), "preference_pairs", "preference", {"preference": 4}),
+              (rep.pretrain_path, "video_transcripts", "text", {"pretrain": rep.chunks}),
+              (rep.dialogue_path, "voice_persona", "chatml", {"sft": rep.pairs_rhetorical})]
+    for path, family, shape, converted in expect:
+        f = land([path], source=f"gen_{family}", family=family, license_tag="internal").files[0]
+        assert f.status == "landed" and f.shape == shape and f.coverage.converted == converted and not f.coverage.quarantined
