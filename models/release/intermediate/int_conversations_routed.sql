@@ -5,7 +5,8 @@
 -- keep them in stages 1 and 3). A record's SFT stage comes from its curriculum family.
 --
 -- Split groups: records derived from one source record (several records of one raw row, or records
--- carrying the same metadata.derived_from, e.g. a persona chunk and its dialogue pairs) share a
+-- carrying the same metadata.derived_from or metadata.source_chunk_id, e.g. a persona chunk and its
+-- dialogue pairs from `lakehouse persona build`) share a
 -- cluster_id (the smallest near-duplicate cluster among them; near_cluster_id keeps the original),
 -- so they never straddle splits.
 --
@@ -30,9 +31,12 @@ registry as (
 ),
 
 derived_meta as (
-    select record_id, nullif(trim(json_extract_string(raw_record, '$.metadata.derived_from')), '') as derived_from
+    -- metadata.derived_from, or metadata.source_chunk_id (persona chunks and their dialogue pairs)
+    select record_id, nullif(trim(coalesce(
+            json_extract_string(raw_record, '$.metadata.derived_from'),
+            json_extract_string(raw_record, '$.metadata.source_chunk_id'))), '') as derived_from
     from {{ ref('int_records_converted') }}
-    where raw_record like '%derived_from%' and json_valid(raw_record)
+    where (raw_record like '%derived_from%' or raw_record like '%source_chunk_id%') and json_valid(raw_record)
 ),
 
 families as (
