@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse.faults import ENV, KILL_EXIT_CODE, KILL_POINTS
-from test_query_support import build, local_env
+from test_query_support import local_env
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -54,11 +54,78 @@ def _run(args: list[str], env: dict[str, str], kill_at: str | None = None, timeo
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, cwd=str(REPO))
 
 
+PII_FILE = "jane.doe@example.org.jsonl"
+BAD_CSV = 'id,question,answer\n1,"How do I sleep?,Try a routine.\n2,How do I rest?,"Slow breathing, then lights out."\n'
+
+
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """The query fixture lakehouse, plus a file named after a person and a CSV with an unclosed quote."""
+    from lakehouse.landing import land
+    from pipeline_helpers import run_dbt
+    from test_query_support import BuiltLakehouse, build_vars, land_inputs, write_inputs
+
     work = tmp_path_factory.mktemp("faults")
     root = str(work / "lakehouse")
-    return build(root, local_env(root), work)
+    built = BuiltLakehouse(root=root, env=local_env(root), work=work)
+    st = built.storage()
+    built.files = write_inputs(work / "inputs")
+    land_inputs(built.files, st)
+    named = work / "inputs" / "named" / PII_FILE
+    named.parent.mkdir()
+    named.write_text(json.dumps({"messages": [
+        {"role": "user", "content": "Some nights my thoughts race and I cannot settle at all."},
+        {"role": "assistant", "content": "That sounds hard. What helps you wind down, even a little?"}]}) + "\n")
+    csv_file = work / "inputs" / "qa" / "qa.csv"
+    csv_file.parent.mkdir()
+    csv_file.write_text(BAD_CSV)
+    for path, source in ((named, "named_file"), (csv_file, "qa_csv")):
+        rep = land([str(path)], source=source, family="mental_health_datasets", license_tag="CC0-1.0", storage=st)
+        assert not rep.failed, [f.error for f in rep.failed]
+    res = run_dbt(work / "dbt", vars=build_vars(), env=built.env)
+    assert res.ok, res.output[-5000:]
+    return built
+
+
+def _release_bytes(lake) -> bytes:  # type: ignore[no-untyped-def]
+    base = Path(lake.root) / "exports" / "releases"
+    return b"".join(p.read_bytes() for p in sorted(base.rglob("*")) if p.is_file())
+
+
+def test_release_holds_no_host_path(lake):
+    from deltalake import DeltaTable
+
+    blob = _release_bytes(lake)
+    assert blob and str(lake.work).encode() not in blob and str(Path.home()).encode() + b"/" not in blob
+    keys = set(DeltaTable(str(Path(lake.root) / "curated" / "conversations")).to_pyarrow_table(
+        columns=["source_key"]).column("source_key").to_pylist())
+    assert keys and not any(k.startswith("/") or "://" in k for k in keys), keys
+    assert "clinic/notes.jsonl" not in keys and "notes.jsonl" in keys      # relative to what was landed
+
+
+def test_file_name_pii_is_not_released(lake):
+    blob = _release_bytes(lake)
+    if PII_FILE.encode() in blob:
+        pytest.xfail("int_conversations_redacted does not yet call lakehouse.provenance.redact_source_keys")
+    assert b"jane.doe@example.org" not in blob
+
+
+def test_malformed_csv_row_is_quarantined_with_its_line(lake):
+    import duckdb
+
+    from lakehouse import duck
+
+    con = duckdb.connect(str(lake.work / "dbt" / "lakehouse.duckdb"), read_only=True)
+    duck.configure(con, lake.storage().settings)
+    rows = con.execute("select row_number, line_number, parse_error_code, record from stg_lakehouse__raw_records "
+                       "where source_name = 'qa_csv' order by row_number").fetchall()
+    assert [(r[0], r[1], r[2]) for r in rows] == [(1, 2, "invalid_csv"), (2, 3, None)]
+    assert rows[0][3] == '1,"How do I sleep?,Try a routine.'                 # the original line, kept
+    q = con.execute("select reason_code, raw_record from quarantine where source_name = 'qa_csv'").fetchall()
+    assert len(q) == 1 and q[0][1] == rows[0][3]
+    con.close()
+    if q[0][0] != "invalid_csv":
+        pytest.xfail("int_records_converted still names every parse failure invalid_json (use parse_error_code)")
 
 
 def _publish(lake, version: str, kill_at: str | None = None) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
@@ -221,6 +288,31 @@ def test_sigkill_of_lakehouse_build_stops_dbt_before_it_publishes(tmp_path):
     assert not _alive(dbt_pid) and not _alive(worker_pid)
     time.sleep(4.5)                                          # past the moment the fake dbt would publish
     assert not (tmp_path / "published").exists()
+
+
+FAKE_DBT_DB = textwrap.dedent("""\
+    #!{python}
+    import os, stat
+    db = os.environ["LAKEHOUSE_DUCKDB_PATH"]
+    open(db, "w").write("intermediate tables")
+    mode = stat.S_IMODE(os.stat(os.path.dirname(db)).st_mode)
+    open(os.path.join(os.environ["FAKE_DBT_DIR"], "db"), "w").write(f"{{db}} {{mode:o}}")
+    raise SystemExit(3)
+""")
+
+
+def test_build_database_lives_in_a_private_folder_removed_after_the_build(tmp_path):
+    fake = tmp_path / "dbt"
+    fake.write_text(FAKE_DBT_DB.format(python=sys.executable))
+    fake.chmod(0o755)
+    env = {**local_env(str(tmp_path / "lake")), "LAKEHOUSE_DBT": str(fake), "FAKE_DBT_DIR": str(tmp_path)}
+    env.pop("LAKEHOUSE_DUCKDB_PATH", None)
+    res = subprocess.run([sys.executable, "-m", "lakehouse.cli", "build"], env=env, cwd=str(REPO),
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 3 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    db, mode = (tmp_path / "db").read_text().split()
+    assert mode == "700" and not str(db).startswith(str(REPO))
+    assert not Path(db).exists() and not Path(db).parent.exists()
 
 
 def test_every_kill_point_is_tested():

@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import re
+import socket
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -410,7 +411,8 @@ def _land_one(f: InputFile, *, storage: Storage, table_uri: str, source: str, fa
     try:
         write_deltalake(table_uri, reader, mode="append", storage_options=storage.delta_storage_options(),
                         commit_properties=CommitProperties(custom_metadata={
-                            "lakehouse.landing_id": landing_id, "lakehouse.file_sha256": sha}))
+                            "lakehouse.landing_id": landing_id, "lakehouse.file_sha256": sha,
+                            "lakehouse.host": _HOST, "lakehouse.pid": str(os.getpid())}))
     except BaseException as e:
         if not table_existed:
             _remove_uncommitted_table(storage, table_uri)
@@ -456,6 +458,40 @@ def _append_catalog(storage: Storage, c: dict, fr: FileReport, reason: str | Non
     _write_catalog_rows(storage, pa.Table.from_pylist([row], schema=LANDINGS_SCHEMA))
 
 
+_HOST = socket.gethostname()
+IN_PROGRESS_MAX_SECONDS = 6 * 3600   # a landing of another host is taken for dead after this long
+
+
+def _landings_in_progress(table_uri: str, storage: Storage, shas: set[str]) -> set[str]:
+    """The file_sha256s among ``shas`` whose raw commit was made by a process that is still alive
+    (same host), or by another host less than IN_PROGRESS_MAX_SECONDS ago (per the commit's metadata)."""
+    import time
+
+    from deltalake import DeltaTable
+
+    out: set[str] = set()
+    for info in DeltaTable(table_uri, storage_options=storage.delta_storage_options()).history():
+        sha = info.get("lakehouse.file_sha256")
+        if sha not in shas or not info.get("lakehouse.pid"):
+            continue
+        if info.get("lakehouse.host") == _HOST:
+            if _pid_alive(int(info["lakehouse.pid"])) and int(info["lakehouse.pid"]) != os.getpid():
+                out.add(sha)
+        elif time.time() - int(info.get("timestamp", 0)) / 1000 < IN_PROGRESS_MAX_SECONDS:
+            out.add(sha)
+    return out
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
 def _write_catalog_rows(storage: Storage, table: "object") -> None:
     from deltalake import write_deltalake
 
@@ -493,6 +529,9 @@ def repair_catalog(storage: Storage, source: str) -> int:
     except TableNotFoundError:
         in_catalog = set()
     missing = sorted(in_raw - in_catalog)
+    if missing:   # a landing still running (another process) writes its own row: leave it alone
+        running = _landings_in_progress(raw_table_uri(storage, source), storage, set(missing))
+        missing = [m for m in missing if m not in running]
     if not missing:
         return 0
     cols = ["landing_id", "landed_at", "source_name", "source_family", "license_tag", "source_key", "file_sha256",
