@@ -183,3 +183,22 @@ def test_sampling_defaults_and_validation():
     assert Sampling.defaults(temperature=0).as_dict()["do_sample"] is False
     with pytest.raises(GeneratorError):
         Sampling.defaults(top_p=0)
+
+
+def test_local_model_template_without_system_role_gets_system_text_in_the_user_turn():
+    from lakehouse.generate.model import LocalModel
+
+    class Tok:
+        chat_template = "x"
+
+        def apply_chat_template(self, messages, tokenize, add_generation_prompt):  # type: ignore[no-untyped-def]
+            if messages[0]["role"] == "system":
+                raise ValueError("System role not supported")
+            return "|".join(f"{m['role']}:{m['content']}" for m in messages)
+
+    m = LocalModel.__new__(LocalModel)
+    m._tok = Tok()
+    out = m._render([{"role": "system", "content": "S"}, {"role": "user", "content": "U"}, {"role": "assistant", "content": "A"}])
+    assert out == "user:S\n\nU|assistant:A"
+    m._tok.chat_template = None
+    assert m._render([{"role": "user", "content": "U"}]) == "user: U\nassistant:"

@@ -192,7 +192,7 @@ def generate_edge_cases(model: ChatModel, categories: Sequence[Category], catalo
     report = RunReport(planned=per_category * len(categories))
     with ResumableOutput(output, sig) as out, Progress("edge-cases", report.planned, enabled=progress) as prog:
         report.resumed = sum(1 for c in categories for i in range(per_category) if out.has(f"{c.name}:{i}"))
-        prog.advance(report.resumed)
+        prog.skip(report.resumed)
         for cat in categories:
             for i in range(per_category):
                 key = f"{cat.name}:{i}"

@@ -174,15 +174,30 @@ class LocalModel:
 
             torch.set_num_threads(threads)
 
+    def _render(self, messages: Messages) -> str:
+        """The model's chat template; templates without a system role (Gemma...) get the system text
+        prepended to the first user turn; no template at all: ``role: content`` lines."""
+        tok = self._tok
+        if not getattr(tok, "chat_template", None):
+            return _plain_prompt(messages)
+        try:
+            return str(tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
+        except Exception:  # noqa: BLE001 - jinja TemplateError ("System role not supported") and kin
+            if not messages or messages[0]["role"] != "system":
+                raise
+            merged = [dict(m) for m in messages[1:]]
+            if merged and merged[0]["role"] == "user":
+                merged[0]["content"] = messages[0]["content"] + "\n\n" + merged[0]["content"]
+            else:
+                merged.insert(0, {"role": "user", "content": messages[0]["content"]})
+            return str(tok.apply_chat_template(merged, tokenize=False, add_generation_prompt=True))
+
     def chat(self, messages: Messages, *, seed: int) -> str:
         import torch
 
         self._load()
         tok, model = self._tok, self._model
-        if getattr(tok, "chat_template", None):
-            prompt = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        else:
-            prompt = _plain_prompt(messages)
+        prompt = self._render(messages)
         ids = tok(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
         max_pos = int(getattr(model.config, "max_position_embeddings", 0) or 0)
         budget = max_pos - self.sampling.max_new_tokens if max_pos else 0

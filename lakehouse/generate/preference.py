@@ -186,7 +186,7 @@ def generate_preference_pairs(model: ChatModel, records: Sequence[SourceRecord] 
                 key = f"{rec.key}:{k}"
                 if out.has(key):
                     report.resumed += 1
-                    prog.advance()
+                    prog.skip()
                     continue
                 if not positions:
                     out.skip(key, "no_user_turn")

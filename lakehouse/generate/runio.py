@@ -141,6 +141,7 @@ class Progress:
     def __init__(self, label: str, total: int, *, enabled: bool = True, every_s: float = 5.0) -> None:
         self.label, self.total, self.enabled, self.every_s = label, total, enabled, every_s
         self.n = 0
+        self.base = 0  # items done before this run (resumed): not part of the rate
         self.t0 = time.monotonic()
         self._last = 0.0
         self._rich: Any = None
@@ -161,7 +162,12 @@ class Progress:
 
     def rate(self) -> float:
         dt = time.monotonic() - self.t0
-        return self.n / dt if dt > 0 else 0.0
+        return (self.n - self.base) / dt if dt > 0 else 0.0
+
+    def skip(self, k: int = 1) -> None:
+        """Count items already done by an earlier run (they do not inflate the rate)."""
+        self.base += k
+        self.advance(k)
 
     def line(self) -> str:
         r = self.rate()
