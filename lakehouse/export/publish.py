@@ -181,7 +181,7 @@ PHASE_NAMES = {"A": ("continued_pretraining", "pretrain"), "B": ("sft", "sft"), 
 def registry_curriculum(rel: "duckdb.DuckDBPyRelation", stages: "duckdb.DuckDBPyRelation", version: str,
                         seed: int) -> dict[str, Any]:
     """curriculum.json from the curriculum_stages seed and the release's families and shards."""
-    stage_rows = _rows(stages, "select phase, stage, name, weight from r order by phase, stage nulls first")
+    stage_rows = _rows(stages, "select * from r order by phase, stage nulls first")  # + epochs, learning_rate
     fam_rows = _rows(rel, "select phase, stage, family, any_value(family_weight) as weight, count(*) as records "
                           "from r group by all order by phase, stage nulls first, family")
     files = _rows(rel, "select phase, stage, family, split, shard_key from r group by all "
@@ -209,6 +209,7 @@ def registry_curriculum(rel: "duckdb.DuckDBPyRelation", stages: "duckdb.DuckDBPy
                     fam["kto_files"] = kto_files
                 out_fams.append(fam)
             out_stages.append({"stage": st["stage"], "name": st["name"], "weight": float(st["weight"]),
+                               **{k: float(st[k]) for k in ("epochs", "learning_rate") if st.get(k) is not None},
                                "families": out_fams})
         if out_stages:
             name, kind = PHASE_NAMES[phase]
