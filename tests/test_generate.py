@@ -318,3 +318,22 @@ def test_generated_files_land_with_the_right_shapes(tmp_path, local_root):
     for path, family, shape, converted in expect:
         f = land([path], source=f"gen_{family}", family=family, license_tag="internal").files[0]
         assert f.status == "landed" and f.shape == shape and f.coverage.converted == converted and not f.coverage.quarantined
+
+
+def test_cli_preference_pairs_from_file(tmp_path, monkeypatch):
+    from lakehouse.cli import app
+    from lakehouse.generate import cli as gcli
+
+    monkeypatch.setattr(gcli, "_preference_judge", lambda: judge_pass_all(0.4))
+    src = tmp_path / "chats.jsonl"
+    src.write_text("".join(json.dumps({"id": r.key, "messages": r.messages}) + "\n" for r in _sources())
+                   + "not json\n" + json.dumps({"text": "no messages"}) + "\n")
+    out = tmp_path / "pp.jsonl"
+    with StubServer() as srv:
+        res = CliRunner().invoke(app, ["generate", "preference-pairs", "--from", str(src), "--per-record", "1", "--seed", "2",
+                                       "--model", srv.url, "--output", str(out), "--min-margin", "0.3", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert "5 source conversations (skipped 1 no_messages, 1 not_json)" in res.stdout and "4 pairs written" in res.stdout
+    recs = _lines(out)
+    assert [r["metadata"]["source_record"] for r in recs] == ["r0", "r1", "r2", "r3"]
+    assert all(r["metadata"]["min_preference_margin"] == 0.3 for r in recs)
