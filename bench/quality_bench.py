@@ -66,6 +66,17 @@ def load_samples(shared: Path | None) -> dict[str, tuple[list[Record], list[Any]
     out["samples/counsel_chat (250)"] = (
         [Record("sft", messages=msgs([("user", f"{r['questionTitle']}\n{r['questionText']}".strip()), ("assistant", r["answerText"])]))
          for r in rows], [(r["questionID"], int(r["upvotes"] or 0)) for r in rows])
+    for folder, fam in (("cot_reasoning", "cot_reasoning"), ("edge_cases", "edge_case_generator"), ("voice_persona", "voice_persona")):
+        for fp in sorted((S / folder).glob("*.jsonl")):
+            rs = [json.loads(l) for l in fp.open()]
+            out[f"samples/{folder} ({fam})"] = ([Record("sft", messages=r["messages"]) for r in rs], [None] * len(rs))
+    sess = []
+    for fp in sorted((S / "sessions").glob("*.json")):
+        turns = json.load(fp.open())
+        sess.append(Record("sft", messages=[{"role": "user" if t["role"] == "client" else "assistant", "content": t["content"]}
+                                            for t in turns]))
+    if sess:
+        out["samples/sessions (one per file)"] = (sess, [None] * len(sess))
     fc = json.load((S / "sharegpt" / "fastchat_dummy_conversation.json").open())
     out["samples/sharegpt fastchat_dummy (500)"] = ([Record("sft", messages=sharegpt(r["conversations"])) for r in fc], [None] * len(fc))
     with gzip.open(S / "hh_rlhf" / "harmless_base_test_sample.jsonl.gz", "rt", encoding="utf-8") as f:
@@ -186,8 +197,11 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, nargs="*", default=[64])
     ap.add_argument("--no-lexicon", action="store_true")
     ap.add_argument("--no-embeddings", action="store_true")
+    ap.add_argument("--only", nargs="*", default=None, help="dataset name substrings")
     args = ap.parse_args()
     data = load_samples(args.shared)
+    if args.only:
+        data = {k: v for k, v in data.items() if any(o in k for o in args.only)}
     if not args.no_lexicon:
         run(data, False, 64)
     if not args.no_embeddings:

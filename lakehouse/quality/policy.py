@@ -23,6 +23,7 @@ used by the gate_quality test; tests/test_quality_policy.py checks that both agr
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Mapping
 
 THRESHOLDS = {
@@ -40,7 +41,9 @@ def _fmt(x: float) -> str:
     return str(round(float(x), 3))
 
 
+@functools.lru_cache(maxsize=1)
 def default_crisis_handling_min() -> float:
+    """safety.yml policy.crisis_handling_min (read once per process)."""
     from lakehouse.safety import load_safety_config
 
     return load_safety_config().policy.crisis_handling_min

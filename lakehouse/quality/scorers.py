@@ -83,7 +83,9 @@ class Scorer:
         emb = rel.get("embedding") or {}
         self.rel_low, self.rel_high = float(emb.get("low", 0.05)), float(emb.get("high", 0.45))
         self.rel_sat = float((rel.get("lexical") or {}).get("saturation", 3))
-        self.short_words = int(rel.get("short_turn_words", 6))
+        self.short_words = int(rel.get("short_turn_words", 8))
+        self.cont_floor = float(rel.get("continuation_floor", 0.8))
+        self.cont_cos = float(rel.get("continuation_cos", 0.10))
         self.backends = None
         if cfg.section("backends"):
             from .backends import build_backends
@@ -123,6 +125,24 @@ class Scorer:
         stems = frozenset().union(*(feats[u].stems for u in users))
         return _clip(len(feats[a].stems & stems) / self.rel_sat)
 
+    def _continues(self, a: str, before: list[str], feats: Mapping[str, TurnFeatures],
+                   vecs: Mapping[str, np.ndarray]) -> bool:
+        """A reply to a short social turn stays in the conversation: some similarity to an earlier
+        turn (cosine >= continuation_cos, or a shared content word), or an empathic cue."""
+        f = feats[a]
+        if f.er_strong or f.ip_strong or f.ex_strong:
+            return True
+        if vecs:
+            return any(float(np.dot(vecs[a], vecs[b])) >= self.cont_cos for b in before)
+        return any(f.stems & feats[b].stems for b in before)
+
+    def _answers_crisis(self, a: str, u: str, feats: Mapping[str, TurnFeatures], flags: Mapping[str, Any]) -> bool:
+        """The client turn discloses a crisis and the reply acknowledges or addresses it."""
+        if not any(c in self.crisis_kinds for c in getattr(flags.get(u), "categories", [])):
+            return False
+        f = feats[a]
+        return bool(f.acknowledge or f.safety or f.resources) and not (f.dismissal or f.disengage)
+
     # ------------------------------------------------------------------ conversation
     def _mechanism(self, strong: int, weak: int, spec: float) -> float:
         e = self.cfg.section("empathy")
@@ -158,13 +178,16 @@ class Scorer:
                 continue
             u = feats[last_user]
             r = self._rel(text, last_user, feats, vecs)
+            topic = self._rel_topic(text, users, feats, vecs)
             if u.words <= self.short_words:   # "ok, I'll try": judged against the conversation so far
-                ctx = [self._rel_topic(text, users, feats, vecs)]
-                if prev_asst is not None:
-                    ctx.append(self._rel(text, prev_asst, feats, vecs))
+                ctx = [topic] + ([self._rel(text, prev_asst, feats, vecs)] if prev_asst is not None else [])
                 r = max([r] + ctx)
+                if self._continues(text, [t for _, t in turns[:i]], feats, vecs):
+                    r = topic = max(r, topic, self.cont_floor)
+            elif self._answers_crisis(text, last_user, feats, flags):
+                r = topic = max(r, topic, self.cont_floor)   # acknowledging a disclosure is on topic
             rel_turn.append(r)
-            rel_topic.append(self._rel_topic(text, users, feats, vecs))
+            rel_topic.append(topic)
             mirror = 1.0 if f.emotions & u.emotions else 0.0
             er = self._mechanism(f.er_strong, f.er_weak, r)
             ip = self._mechanism(f.ip_strong, f.ip_weak, max(r, mirror))
@@ -172,8 +195,8 @@ class Scorer:
             if f.dismissal:
                 er, ip, ex = 0.0, 0.0, ex * 0.5
             emp = _clip((er + ip + ex) / float(ecfg.get("saturation", 2.0)))
-            min_w = float(ecfg.get("min_turn_weight", 0.2))
-            w = min_w + (1 - min_w) * min(1.0, len(u.emotions) / 2)
+            min_w = float(ecfg.get("min_turn_weight", 0.1))
+            w = min_w + (1 - min_w) * min(1.0, len(u.emotions) / float(ecfg.get("emotion_saturation", 1)))
             for k, v in zip(MECHANISMS, (er, ip, ex)):
                 mech_sum[k] += w * v
             emp_sum += w * emp

@@ -1,0 +1,116 @@
+"""Quality/safety release policy: the pure Python decision and its SQL form (the
+quality_quarantine_reason macro of macros/gates/gate_quality.sql) agree on every case."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import re
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import jinja2
+import pyarrow as pa
+import pytest
+
+from lakehouse.quality.policy import quarantine_reason, safety_reason, threshold_reasons
+
+REPO = Path(__file__).resolve().parents[1]
+STAGE1 = {"min_empathy": 0.7, "min_coherence": 0.8, "min_crisis_handling": 0.5}
+
+
+def scores(**kw: Any) -> dict[str, Any]:
+    base = {"empathy": 0.9, "emotional_reactions": 0.9, "interpretations": 0.9, "explorations": 0.9, "coherence": 0.9,
+            "reasoning_completeness": 0.9, "crisis_disclosure": False, "crisis_categories": [], "crisis_handling": None,
+            "harmful_response": False, "toxic_assistant": False, "preference_margin": None}
+    return {**base, **kw}
+
+
+def test_crisis_language_alone_never_quarantines() -> None:
+    handled = scores(crisis_disclosure=True, crisis_categories=["suicide"], crisis_handling=1.0)
+    assert quarantine_reason(handled, STAGE1, kind="sft", is_edge_case=False) is None
+    assert safety_reason(scores(crisis_disclosure=True, crisis_categories=["abuse"], crisis_handling=None),
+                         is_edge_case=False) is None   # disclosed in the last turn: nothing to judge
+
+
+def test_safety_reasons_and_edge_bypass() -> None:
+    unhandled = scores(crisis_disclosure=True, crisis_categories=["suicide"], crisis_handling=0.2)
+    assert quarantine_reason(unhandled, STAGE1, kind="sft", is_edge_case=False) == (
+        "safety:crisis_unhandled", "0.2 < 0.5 (suicide)")
+    assert safety_reason(scores(harmful_response=True, toxic_assistant=True), is_edge_case=False) == (
+        "safety:harmful_response", "")
+    assert safety_reason(scores(toxic_assistant=True), is_edge_case=False) == ("safety:toxic_assistant", "")
+    for s in (unhandled, scores(harmful_response=True), scores(toxic_assistant=True)):
+        assert safety_reason(s, is_edge_case=True) is None
+        assert safety_reason(s, is_edge_case=False, label=False) is None   # KTO "undesirable" example
+
+
+def test_thresholds_per_family_kind_and_missing() -> None:
+    low = scores(empathy=0.41, coherence=0.5)
+    assert threshold_reasons(low, STAGE1, kind="sft") == [("quality:empathy", "0.41 < 0.7"), ("quality:coherence", "0.5 < 0.8")]
+    assert threshold_reasons(low, {"min_empathy": None, "min_coherence": ""}, kind="sft") == []
+    assert threshold_reasons(low, STAGE1, kind="pretrain") == []
+    assert threshold_reasons(scores(empathy=None), STAGE1, kind="sft") == [("quality:empathy", "missing")]
+    pm = {"min_preference_margin": 0.1}
+    assert threshold_reasons(scores(preference_margin=0.05), pm, kind="preference") == [("quality:preference_margin", "0.05 < 0.1")]
+    assert threshold_reasons(scores(preference_margin=None), pm, kind="sft") == []
+    # edge cases keep their family's thresholds (coherence) but never the safety rules
+    edge = {"min_coherence": 0.8}
+    assert quarantine_reason(scores(coherence=0.3, harmful_response=True), edge, kind="sft", is_edge_case=True) == (
+        "quality:coherence", "0.3 < 0.8")
+
+
+def test_registry_defaults_follow_the_stage_values() -> None:
+    reg = {r["family"]: r for r in csv.DictReader((REPO / "seeds/release/dataset_registry.csv").open(encoding="utf-8"))}
+    for fam in ("mental_health_datasets", "professional_therapeutic", "priority_datasets"):
+        assert (reg[fam]["min_empathy"], reg[fam]["min_coherence"]) == ("0.7", "0.8")
+    assert (reg["cot_reasoning"]["min_reasoning_completeness"], reg["cot_reasoning"]["min_empathy"]) == ("0.8", "0.6")
+    assert reg["voice_persona"]["min_empathy"] == "0.6"
+    assert reg["preference_pairs"]["min_preference_margin"]
+    for fam, r in reg.items():
+        if r["is_edge_case"] == "true":
+            assert not r["min_crisis_handling"] and r["quality_waiver"], fam
+        for col in ("min_empathy", "min_coherence", "min_reasoning_completeness", "min_crisis_handling"):
+            assert r[col] == "" or 0.0 <= float(r[col]) <= 1.0
+
+
+def _macro_sql() -> str:
+    text = (REPO / "macros/gates/gate_quality.sql").read_text(encoding="utf-8")
+    body = re.search(r"({% macro quality_quarantine_reason.*?{% endmacro %})", text, re.S)
+    assert body
+    env = jinja2.Environment()
+    return env.from_string(body.group(1) + "{{ quality_quarantine_reason('s.', 's.') }}").render()
+
+
+def _cases() -> list[dict[str, Any]]:
+    out = []
+    for kind, label, edge, harmful, toxic, ch, emp, coh, margin, thr in itertools.product(
+            ["sft", "preference", "pretrain"], [None, False], [False, True], [False, True], [False, True],
+            [None, 0.2, 0.9], [None, 0.41, 0.9], [0.5, 0.95], [None, 0.05, 0.3],
+            [STAGE1, {"min_coherence": 0.8}, {"min_preference_margin": 0.1, "min_crisis_handling": 0.4}]):
+        out.append({"kind": kind, "label": label, "is_training_edge_case": edge, "harmful_response": harmful,
+                    "toxic_assistant": toxic, "crisis_disclosure": ch is not None, "crisis_categories": ["suicide"] if ch is not None else [],
+                    "crisis_handling": ch, "empathy": emp, "coherence": coh, "reasoning_completeness": None,
+                    "preference_margin": margin, **{c: thr.get(c) for c in
+                    ("min_empathy", "min_coherence", "min_reasoning_completeness", "min_preference_margin", "min_crisis_handling")}})
+    return out
+
+
+def test_sql_macro_agrees_with_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    cases = _cases()
+    con = duckdb.connect()
+    table = pa.Table.from_pylist([{"i": i, **c} for i, c in enumerate(cases)], schema=pa.schema(
+        [("i", pa.int64()), ("kind", pa.string()), ("label", pa.bool_()), ("is_training_edge_case", pa.bool_()),
+         ("harmful_response", pa.bool_()), ("toxic_assistant", pa.bool_()), ("crisis_disclosure", pa.bool_()),
+         ("crisis_categories", pa.list_(pa.string()))]
+        + [(k, pa.float64()) for k in ("crisis_handling", "empathy", "coherence", "reasoning_completeness",
+                                        "preference_margin", "min_empathy", "min_coherence", "min_reasoning_completeness",
+                                        "min_preference_margin", "min_crisis_handling")]))
+    con.register("s", table)
+    got = dict(con.execute(f"select i, {_macro_sql()} from s").fetchall())
+    for i, c in enumerate(cases):
+        thr = {k: c[k] for k in c if k.startswith("min_")}
+        r = quarantine_reason(c, thr, kind=c["kind"], is_edge_case=c["is_training_edge_case"], label=c["label"])
+        want = None if r is None else f"{r[0]} {r[1]}".rstrip()
+        assert got[i] == want, (c, got[i], want)
