@@ -95,6 +95,9 @@ def test_deeply_nested_json_line_is_quarantined_alone() -> None:
     arr = ('[{"text": "one"}, ' + deep + ', {"text": "three"}]').encode()
     recs = _read(arr, "t.json")
     assert [r.record for r in recs] == [{"text": "one"}, None, {"text": "three"}] and "nested" in recs[1].error
+    single = ('{"text": "one", "meta": ' + deep[6:-1] + "}").encode()      # one object, too deep inside
+    [rec] = _read(single, "t.json")
+    assert rec.record is None and "nested" in rec.error
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])

@@ -390,11 +390,11 @@ def _walk_object(events: Iterator[tuple[str, str, object]]) -> Iterator[object]:
             while ev2 != "end_array":
                 items.append(_build_value(events, ev2, val2))
                 _, ev2, val2 = next(events)
-            top[key] = items
+            top[key] = _TOO_DEEP if any(i is _TOO_DEEP for i in items) else items
         else:
             top[key] = _build_value(events, ev, val)
     if not streamed:
-        yield top
+        yield _TOO_DEEP if any(v is _TOO_DEEP for v in top.values()) else top
 
 
 def _json_values(stream: IO[bytes], first: bytes) -> Iterator[object]:
