@@ -51,11 +51,16 @@ def train_command(
     phase: Annotated[Phase, typer.Option(help="A: continued pretraining, B: SFT stages, C: DPO, all: A -> B -> C.",
                                          case_sensitive=False)] = Phase.all,
     stage: Annotated[Optional[int], typer.Option(help="Run only this SFT stage (phase B).")] = None,
-    max_steps: Annotated[Optional[int], typer.Option(help="Optimizer steps per stage (required with --streaming).")] = None,
-    epochs: Annotated[float, typer.Option(help="Epochs per stage when --max-steps is not set.")] = 1.0,
+    max_steps: Annotated[Optional[int], typer.Option(help="Optimizer steps: one phase-B budget split across the SFT "
+                                                     "stages by curriculum weight (largest remainders); phases A "
+                                                     "and C each get it whole; --stage N gets it whole (required "
+                                                     "with --streaming).")] = None,
+    epochs: Annotated[Optional[float], typer.Option(help="Epochs of every stage (default: per stage from the "
+                                                    "curriculum; used when --max-steps is not set).")] = None,
     batch_size: Annotated[int, typer.Option(help="Per-device batch size.")] = 4,
     grad_accum: Annotated[int, typer.Option(help="Gradient accumulation steps.")] = 1,
-    lr: Annotated[float, typer.Option(help="Peak learning rate (2e-5 suits full fine-tuning, ~2e-4 LoRA).")] = 2e-5,
+    lr: Annotated[Optional[float], typer.Option(help="Peak learning rate of every stage (default: per stage from the "
+                                                "curriculum, e.g. stage 1 2e-4, stage 4 5e-5).")] = None,
     lr_scheduler: Annotated[str, typer.Option(help="transformers scheduler name.")] = "linear",
     warmup_steps: Annotated[float, typer.Option(help="Warmup steps (a float < 1 is a ratio of the total).")] = 0,
     max_length: Annotated[int, typer.Option(help="Max tokens per sequence (the packed block length in phase A).")] = 2048,
@@ -85,7 +90,9 @@ def train_command(
     logging_steps: Annotated[int, typer.Option(help="Log metrics every N steps.")] = 10,
     eval_steps: Annotated[Optional[int], typer.Option(help="Evaluate on the stage's val split every N steps.")] = None,
     report_to: Annotated[ReportTo, typer.Option(help="Also log to TensorBoard or W&B (only if installed).")] = ReportTo.none,
-    dpo_beta: Annotated[float, typer.Option(help="DPO beta (phase C).")] = 0.1,
+    dpo_beta: Annotated[float, typer.Option(help="Preference beta (phase C: DPO, KTO, ORPO; SimPO uses >= 2).")] = 0.1,
+    preference_method: Annotated[str, typer.Option(help="Phase C: auto (DPO for pairs, KTO when the release has "
+                                                   "unpaired labelled rows), dpo, kto, orpo or simpo.")] = "auto",
     packing_strategy: Annotated[str, typer.Option(help="Phase A packing: bfd_split, bfd or wrapped.")] = "bfd_split",
     chat_template: Annotated[Optional[str], typer.Option(help="Jinja chat template file (with {% generation %} "
                                                          "markers) replacing the model's, or 'chatml' for the "
@@ -107,7 +114,7 @@ def train_command(
         lora_targets=lora_targets, bf16=bf16, gradient_checkpointing=gradient_checkpointing, cpu=True if cpu else None,
         threads=threads, streaming=streaming, shuffle_buffer=shuffle_buffer, mix_strategy=mix_strategy.value,
         resume=resume, save_steps=save_steps, save_total_limit=save_total_limit, logging_steps=logging_steps,
-        eval_steps=eval_steps, report_to=report_to.value, dpo_beta=dpo_beta, packing_strategy=packing_strategy,
+        eval_steps=eval_steps, report_to=report_to.value, dpo_beta=dpo_beta, preference_method=preference_method, packing_strategy=packing_strategy,
         chat_template=chat_template, cache_dir=cache_dir,
     )
     from lakehouse.config import ConfigError
@@ -134,6 +141,8 @@ def train_command(
     for s in report.stages:
         m = s.metrics
         parts = [f"{s.stage}: {s.status}, {s.global_step} steps"]
+        if "truncated_tokens" in m:
+            parts.append(f"{int(m['truncated_tokens'])} tokens truncated")
         if "first_loss" in m:
             parts.append(f"loss {m['first_loss']:.4f} -> {m['last_loss']:.4f}")
         if "mean_reward_accuracy" in m:

@@ -22,11 +22,11 @@ class TrainConfig:
     output: str
     phase: str = "all"
     stage: int | None = None
-    max_steps: int | None = None
-    epochs: float = 1.0
+    max_steps: int | None = None  # phase B: one budget split across its stages; phases A and C: each
+    epochs: float | None = None    # None: per stage from curriculum.json (product spec defaults)
     batch_size: int = 4
     grad_accum: int = 1
-    lr: float = 2e-5
+    lr: float | None = None        # None: per stage from curriculum.json
     lr_scheduler: str = "linear"
     warmup_steps: float = 0
     max_length: int = 2048
@@ -49,7 +49,9 @@ class TrainConfig:
     logging_steps: int = 10
     eval_steps: int | None = None  # evaluate on the stage's val split every N steps (None: no eval)
     report_to: str = "none"
-    dpo_beta: float = 0.1
+    dpo_beta: float = 0.1  # beta of DPO / KTO / ORPO (SimPO uses at least 2.0)
+    preference_method: str = "auto"  # auto (by what the data holds), dpo, kto, orpo, simpo
+    length_buckets: bool = True  # SFT: batches of similar length (LengthGroupedSampler); not when streaming
     packing: bool = True  # phase A only
     packing_strategy: str = "bfd_split"
     chat_template: str | None = None  # a .jinja file with {% generation %} markers, or "chatml" (built in)
@@ -66,6 +68,15 @@ class TrainConfig:
                                       "trainer cannot know when an epoch ends")
         if self.max_steps is not None and self.max_steps <= 0:
             raise TrainingConfigError("--max-steps must be positive")
+        if self.epochs is not None and self.epochs <= 0:
+            raise TrainingConfigError("--epochs must be positive")
+        if self.lr is not None and self.lr <= 0:
+            raise TrainingConfigError("--lr must be positive")
+        from lakehouse.training.curriculum import PREFERENCE_METHODS
+
+        if self.preference_method not in PREFERENCE_METHODS:
+            raise TrainingConfigError(f"--preference-method must be one of {', '.join(PREFERENCE_METHODS)}, "
+                                      f"got {self.preference_method!r}")
         if self.report_to not in REPORT_TO:
             raise TrainingConfigError(f"--report-to must be one of {', '.join(REPORT_TO)}, got {self.report_to!r}")
         for name in ("batch_size", "grad_accum", "max_length", "save_steps", "logging_steps"):

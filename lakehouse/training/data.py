@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PAYLOAD_COLUMNS = {"sft": ("messages",), "pretrain": ("text",), "preference": ("prompt", "chosen", "rejected")}
+PAYLOAD_COLUMNS = {"sft": ("messages",), "pretrain": ("text",), "preference": ("prompt", "chosen", "rejected"),
+                   "kto": ("messages", "label")}
 MIX_STRATEGIES = ("all_exhausted_without_replacement", "first_exhausted", "all_exhausted")
 
 
@@ -36,6 +37,8 @@ def kind_features(kind: str) -> "Features":
         return Features({"text": Value("string")})
     if kind == "preference":
         return Features({"prompt": messages, "chosen": messages, "rejected": messages})
+    if kind == "kto":  # TRL's unpaired preference format (conversational)
+        return Features({"prompt": messages, "completion": messages, "label": Value("bool")})
     raise ValueError(f"unknown record kind {kind!r}")
 
 
@@ -50,6 +53,11 @@ def extract_payload(record: dict[str, Any], kind: str) -> dict[str, Any] | None:
         return None
     if kind == "pretrain":
         return {"text": str(record["text"])}
+    if kind == "kto":  # messages + label: the last assistant turn is the (un)desirable completion
+        msgs = _messages(record["messages"])
+        if len(msgs) < 2 or msgs[-1]["role"] != "assistant":
+            return None
+        return {"prompt": msgs[:-1], "completion": msgs[-1:], "label": bool(record["label"])}
     return {c: _messages(record[c]) for c in cols}
 
 

@@ -1,4 +1,10 @@
-"""Run the curriculum of a release: phase A (continued pretraining), phase B (SFT stages), phase C (DPO).
+"""Run the curriculum of a release: phase A (continued pretraining), phase B (SFT stages), phase C
+(DPO, KTO, ORPO or SimPO, chosen by what the preference data holds: lakehouse/training/preference.py).
+
+``--max-steps`` is one phase-B budget split across the SFT stages by curriculum weight; epochs and
+learning rate come per stage from curriculum.json (lakehouse/training/curriculum.py). SFT batches are
+bucketed by length, and every stage reports how many tokens ``--max-length`` cut
+(lakehouse/training/lengths.py).
 
 Order of work: resolve the release, plan the stages, verify every file they use against the manifest
 (streaming sha256, before anything trains), then train stage by stage, each starting from the previous
@@ -21,6 +27,8 @@ from typing import Any, Sequence
 
 from lakehouse.storage import Storage
 from lakehouse.training.config import TrainConfig, TrainingConfigError
+from lakehouse.training.curriculum import StagePlan, choose_preference_method, plan_hyperparameters
+from lakehouse.training.preference import kto_files
 from lakehouse.training.release import CURRICULUM, Release, ReleaseError, StageSpec, open_release, verify_files
 
 log = logging.getLogger(__name__)
@@ -87,7 +95,7 @@ def plan_stages(release: Release, cfg: TrainConfig) -> list[StageSpec]:
     phases = PHASE_ORDER if cfg.phase == "all" else (cfg.phase,)
     plan: list[StageSpec] = []
     for ph in phases:
-        specs = [s for s in release.stages(ph) if s.files]
+        specs = [s for s in release.stages(ph) if s.files or (ph == "C" and kto_files(release, s))]
         if not specs:
             if cfg.phase != "all":
                 raise ReleaseError(f"curriculum.json has no phase {ph} stage with train files")
@@ -230,14 +238,18 @@ def lora_config(cfg: TrainConfig) -> Any:
 
 
 # -- one stage -----------------------------------------------------------------------------------------
-def trainer_args(cfg: TrainConfig, spec: StageSpec, stage_dir: Path, use_cpu: bool, has_eval: bool) -> Any:
-    from trl import DPOConfig, SFTConfig
+def trainer_args(cfg: TrainConfig, spec: StageSpec, stage_dir: Path, use_cpu: bool, has_eval: bool,
+                 hp: StagePlan | None = None, method: str = "dpo", extra: dict[str, Any] | None = None) -> Any:
+    from trl import SFTConfig
 
+    from lakehouse.training.preference import preference_config
+
+    hp = hp or StagePlan(spec.dirname, cfg.max_steps, cfg.epochs or 1.0, cfg.lr or 2e-5, "config")
     gc_on = cfg.gradient_checkpointing if cfg.gradient_checkpointing is not None else not use_cpu
     common: dict[str, Any] = dict(
         output_dir=str(stage_dir), per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.grad_accum, learning_rate=cfg.lr, lr_scheduler_type=cfg.lr_scheduler,
-        warmup_steps=cfg.warmup_steps, num_train_epochs=cfg.epochs, max_steps=cfg.max_steps or -1,
+        gradient_accumulation_steps=cfg.grad_accum, learning_rate=hp.lr, lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=cfg.warmup_steps, num_train_epochs=hp.epochs, max_steps=hp.max_steps or -1,
         logging_steps=cfg.logging_steps, save_strategy="steps", save_steps=cfg.save_steps,
         save_total_limit=cfg.save_total_limit, seed=cfg.seed, data_seed=cfg.seed, use_cpu=use_cpu, bf16=cfg.bf16,
         fp16=False, activation_checkpointing=gc_on, report_to=resolve_report_to(cfg.report_to), disable_tqdm=False,
@@ -246,10 +258,12 @@ def trainer_args(cfg: TrainConfig, spec: StageSpec, stage_dir: Path, use_cpu: bo
     )
     common.update(cfg.extra_args)
     if spec.kind == "preference":
-        return DPOConfig(beta=cfg.dpo_beta, **common)
+        return preference_config(method, common, cfg.dpo_beta, extra)
     if spec.kind == "pretrain":
         return SFTConfig(packing=cfg.packing, packing_strategy=cfg.packing_strategy, dataset_text_field="text",
                          assistant_only_loss=False, **common)
+    if not cfg.streaming and cfg.length_buckets:  # length-aware batches: long sessions padded with their peers
+        common.setdefault("train_sampling_strategy", "group_by_length")
     return SFTConfig(packing=False, assistant_only_loss=True, **common)
 
 
@@ -284,28 +298,50 @@ def eval_dataset(release: Release, spec: StageSpec, cfg: TrainConfig, cache_dir:
 
 
 def train_stage(cfg: TrainConfig, release: Release, spec: StageSpec, init: ModelRef, stage_dir: Path,
-                use_cpu: bool, callbacks: Sequence[Any] = ()) -> StageResult:
+                use_cpu: bool, callbacks: Sequence[Any] = (), hp: StagePlan | None = None) -> StageResult:
     import torch
     from transformers.trainer_utils import get_last_checkpoint
 
     from lakehouse.training.callbacks import MetricsCallback
     from lakehouse.training.data import stage_dataset
+    from lakehouse.training.lengths import truncation_report
 
     out = stage_dir.parent
     cache_dir = cfg.cache_dir or str(out / ".cache" / "datasets")
-    train_ds = stage_dataset(release, spec, streaming=cfg.streaming, seed=cfg.seed, mix_strategy=cfg.mix_strategy,
-                             cache_dir=cache_dir, shuffle_buffer=cfg.shuffle_buffer)
-    eval_ds = eval_dataset(release, spec, cfg, cache_dir) if cfg.eval_steps else None
+    method, why, data_kind, extra = None, "", spec.kind, None
+    if spec.kind == "preference":
+        method, why = choose_preference_method(cfg.preference_method, bool(spec.files), bool(kto_files(release, spec)))
+        log.info("%s: preference method %s (%s)", spec.dirname, method.upper(), why)
+        if method in ("orpo", "simpo") and cfg.streaming:
+            raise TrainingConfigError(f"--preference-method {method} needs a map-style dataset: drop --streaming")
+    if method == "kto":
+        from lakehouse.training.preference import kto_dataset, kto_weights
+
+        data_kind = "kto"
+        train_ds = kto_dataset(release, spec, include_pairs=bool(spec.files), streaming=cfg.streaming,
+                               cache_dir=cache_dir, seed=cfg.seed)
+        extra = kto_weights(train_ds)
+        eval_ds = None  # the val split of KTO rows is not wired to evaluation
+    else:
+        train_ds = stage_dataset(release, spec, streaming=cfg.streaming, seed=cfg.seed, mix_strategy=cfg.mix_strategy,
+                                 cache_dir=cache_dir, shuffle_buffer=cfg.shuffle_buffer)
+        eval_ds = eval_dataset(release, spec, cfg, cache_dir) if cfg.eval_steps else None
     tokenizer = load_tokenizer(init, cfg, spec.kind)
+    trunc = truncation_report(spec.dirname, train_ds, data_kind, tokenizer, cfg.max_length,
+                              packing_strategy=cfg.packing_strategy if cfg.packing else None)
+    log.info("%s", trunc.log_line())
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    _write_json(stage_dir / "truncation.json", trunc.to_dict())
     model = load_model(init, cfg)
-    args = trainer_args(cfg, spec, stage_dir, use_cpu, eval_ds is not None)
+    args = trainer_args(cfg, spec, stage_dir, use_cpu, eval_ds is not None, hp, method or "dpo", extra)
     peft_cfg = lora_config(cfg) if cfg.lora and not init.adapter else None
     cbs = [MetricsCallback(out, spec.dirname), *callbacks]
     if spec.kind == "preference":
-        from trl import DPOTrainer
+        from lakehouse.training.preference import preference_trainer
 
-        trainer = DPOTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
-                             processing_class=tokenizer, peft_config=peft_cfg, callbacks=cbs)
+        trainer = preference_trainer(method or "dpo", model=model, args=args, train_dataset=train_ds,
+                                     eval_dataset=eval_ds, processing_class=tokenizer, peft_config=peft_cfg,
+                                     callbacks=cbs)
     else:
         from trl import SFTTrainer
 
@@ -329,15 +365,19 @@ def train_stage(cfg: TrainConfig, release: Release, spec: StageSpec, init: Model
     ref = ModelRef(path=init.path, adapter=str(final), tokenizer=str(final)) if cfg.lora \
         else ModelRef(path=str(final), tokenizer=str(final))
     metrics = _summary(state.log_history)
+    metrics["truncated_tokens"] = float(trunc.truncated_tokens)
     _write_json(stage_dir / STATE_FILE, {
         "status": "finished", "stage": spec.dirname, "phase": spec.phase, "sft_stage": spec.stage, "name": spec.name,
         "kind": spec.kind, "global_step": state.global_step, "init": init.to_dict(), "model": ref.to_dict(),
         "release": {"version": release.version, "manifest_sha256": release.manifest_sha256,
                     "content_sha256": release.content_sha256},
-        "files": list(spec.files), "metrics": metrics,
+        "files": list(spec.files), "metrics": metrics, "preference_method": method,
+        "hyperparameters": {"max_steps": args.max_steps, "epochs": args.num_train_epochs,
+                            "learning_rate": args.learning_rate, "source": hp.source if hp else "config"},
+        "truncation": trunc.to_dict(),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     })
-    log.info("%s finished: %d steps", spec.dirname, state.global_step)
+    log.info("%s finished: %d steps (%s)", spec.dirname, state.global_step, trunc.log_line())
     del trainer, model
     gc.collect()
     if torch.cuda.is_available():
@@ -369,7 +409,8 @@ def run_training(cfg: TrainConfig, *, callbacks: Sequence[Any] = (), storage: St
     cfg.validate()
     release = open_release(cfg.release, storage)
     plan = plan_stages(release, cfg)
-    keys = [CURRICULUM, *[k for s in plan for k in s.files]]
+    keys = [CURRICULUM, *[k for s in plan for k in s.files], *[k for s in plan if s.phase == "C"
+                                                                for k in kto_files(release, s)]]
     if cfg.eval_steps:
         keys += [k for s in plan for k in eval_files(release, s)]
     verify_files(release, keys)  # every file this run reads, before any training step
@@ -377,6 +418,9 @@ def run_training(cfg: TrainConfig, *, callbacks: Sequence[Any] = (), storage: St
     ref = initial_model(cfg, out, release, plan[0])
     prepare_output(out, cfg, release, plan)
     use_cpu = setup_device(cfg)
+    hparams = plan_hyperparameters(release, plan, cfg)
+    for spec in plan:
+        log.info("curriculum %s", hparams[spec.dirname].log_line())
     report = TrainReport(output=str(out), release_version=release.version)
     for spec in plan:
         sdir = out / spec.dirname
@@ -387,7 +431,12 @@ def run_training(cfg: TrainConfig, *, callbacks: Sequence[Any] = (), storage: St
             report.stages.append(StageResult(stage=spec.dirname, status="skipped", global_step=int(state.get("global_step", 0)),
                                              model=ref, metrics=state.get("metrics", {})))
             continue
-        result = train_stage(cfg, release, spec, ref, sdir, use_cpu, callbacks)
+        hp = hparams[spec.dirname]
+        if hp.max_steps == 0:  # its share of a small phase-B budget rounded to nothing
+            log.info("%s: 0 steps of the phase-B budget: skipped", spec.dirname)
+            report.stages.append(StageResult(stage=spec.dirname, status="skipped", global_step=0, model=ref))
+            continue
+        result = train_stage(cfg, release, spec, ref, sdir, use_cpu, callbacks, hp)
         report.stages.append(result)
         ref = result.model
     if merge_final_lora and cfg.lora and ref.adapter:
