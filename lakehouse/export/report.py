@@ -19,6 +19,7 @@ import io
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable
@@ -123,7 +124,7 @@ def release_frame(inp: ReportInputs) -> "pl.DataFrame":
     count = load_tokenizer(inp.tokenizer) if inp.tokenizer else None
     if count:
         sql += ", messages, prompt, chosen, rejected, text"
-    reader = inp.release.query("r", sql + " from r order by record_id").fetch_record_batch(5_000)
+    reader = inp.release.query("r", sql + " from r order by record_id").to_arrow_reader(5_000)
     frames = []
     for batch in reader:
         df = pl.from_arrow(batch)
@@ -256,7 +257,8 @@ def _svg(fig: Any) -> str:
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})  # no bbox "tight": it renders twice
     plt.close(fig)
     text = buf.getvalue()
-    return text[text.index("<svg"):]  # drop the XML prolog and doctype: inline SVG
+    text = text[text.index("<svg"):]  # drop the XML prolog and doctype: inline SVG
+    return re.sub(r"\s*<metadata>.*?</metadata>", "", text, count=1, flags=re.S)  # RDF boilerplate
 
 
 def histogram_svg(groups: dict[str, list[float]], title: str, xlabel: str, clip_tail: bool = False) -> str:
