@@ -164,3 +164,25 @@ def test_training_refuses_an_unsigned_release(local_root: str, tmp_path: Path) -
     warning = check_release_signoff("v1", allow_unsigned=True)
     assert warning and "training anyway because of --allow-unsigned" in warning
     assert check_release_signoff("v-missing") is None   # open_release reports a missing release itself
+
+
+@pytest.mark.s3
+def test_round_on_s3(s3_root: str, tmp_path: Path) -> None:
+    """sample -> record -> bias -> signoff with the lakehouse root on S3 (SeaweedFS)."""
+    from lakehouse.review.sample import draw_sample
+    from lakehouse.review.signoff import sign_off, signoff_state
+    from lakehouse.storage import Storage
+
+    storage = Storage.from_env(s3_root)
+    local = tmp_path / "rel"
+    write_release(local, "v1", make_records(3))
+    for p in sorted((local / "exports").rglob("*")):
+        if p.is_file():
+            storage.put_file(p, str(p.relative_to(local)))
+    draw_sample(storage, "latest", per_family=2, seed=1, quarantined_per_family=0)
+    rows = list(csv.DictReader(io.StringIO(storage.read_bytes("reviews/v1/qa_samples.csv").decode())))
+    _record(storage, rows, tmp_path, "dr_a")
+    _write_bias_report(storage, "v1")
+    sign_off(storage, "v1", reviewer="lead", decision="approve")
+    assert signoff_state(storage, "v1")["state"] == "approved"
+    assert storage.exists("reviews/v1/signoff.json") and storage.exists("reviews/decisions/_delta_log/00000000000000000000.json")
