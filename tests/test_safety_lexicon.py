@@ -35,6 +35,11 @@ def checker(cfg) -> LexiconSafetyChecker:  # type: ignore[no-untyped-def]
     ("I took 30 pills two weeks ago", "overdose"),
     ("I can't stop thinking about killing myself", "suicide"),
     ("the voices tell me to hurt people", "psychosis"),
+    ("I wrote goodbye letters to my kids last night.", "suicide"),
+    ("I took a handful of painkillers an hour ago", "overdose"),
+    ("My husband pushed me down the stairs", "abuse"),
+    ("I burned my hand on purpose", "self_harm"),
+    ("I keep imagining hurting my boss", "violence"),
     ("i dont want to live anymore", "suicide"),
     ("I hope I don\u2019t wake up tomorrow", "suicide"),
     ("yesterday I cut myself", "self_harm"),
@@ -148,3 +153,10 @@ def test_config_errors(tmp_path: Path) -> None:
     bad.write_text("categories: {}\nsurprise: 1\n")
     with pytest.raises(SafetyConfigError):
         load_safety_config(str(bad))
+
+
+def test_historical_disclosure_is_not_current(checker: LexiconSafetyChecker) -> None:
+    past = "I have self-harmed in the past and used to be suicidal. How do I tell my parents?"
+    assert checker.check([past])[0].crisis
+    assert checker.current_categories(past) == []
+    assert checker.current_categories("I used to be fine. Now I want to kill myself.") == ["suicide"]

@@ -53,6 +53,9 @@ class DisclosureRules:
     window: int = 5
     negation: str = r"\b(?:never|not|no|without|deny|denies|denied)\b|n't\b"
     exceptions: str = r"\b(?:stop|help|keep|quit|longer|anymore)\b"
+    # a disclosure in a sentence matching this is about the past: still a disclosure, not acute
+    historical: str = (r"\b(?:used to|in the past|years? ago|months ago|when i was|back (?:then|in)|began to|"
+                       r"at the time|as a (?:kid|child|teen|teenager)|last year|in high school|anymore|no longer)\b")
 
 
 @dataclass(frozen=True)
@@ -136,12 +139,13 @@ def parse_safety_config(raw: Mapping[str, Any], extra: list[Mapping[str, Any]] |
         acute_categories=tuple(pol.get("acute_categories", d.acute_categories)),
     )
     dis = raw.get("disclosure") or {}
-    unknown_dis = [k for k in dis if k not in ("window", "negation", "exceptions")]
+    unknown_dis = [k for k in dis if k not in ("window", "negation", "exceptions", "historical")]
     if unknown_dis:
         raise SafetyConfigError(f"safety disclosure: unknown keys {unknown_dis}")
     dd = DisclosureRules()
     disclosure = DisclosureRules(window=int(dis.get("window", dd.window)), negation=str(dis.get("negation", dd.negation)),
-                                 exceptions=str(dis.get("exceptions", dd.exceptions)))
+                                 exceptions=str(dis.get("exceptions", dd.exceptions)),
+                                 historical=str(dis.get("historical", dd.historical)))
     att = raw.get("attribution") or {}
     unknown_att = [k for k in att if k not in ("window", "pattern")]
     if unknown_att:
