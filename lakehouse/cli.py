@@ -307,6 +307,11 @@ def _print_release(storage: "object", version: str) -> None:
     typer.echo("  by split:  " + ", ".join(f"{k}={v}" for k, v in sorted(c["by_split"].items())))
     typer.echo("  by family: " + ", ".join(f"{k}={v}" for k, v in sorted(c["by_family"].items())))
     typer.echo("  by kind:   " + ", ".join(f"{k}={v}" for k, v in sorted(c["by_kind"].items())))
+    if c.get("by_config"):
+        typer.echo("  configs:   " + ", ".join(f"{k}={sum(v.values())}" for k, v in sorted(c["by_config"].items()))
+                   + "  (datasets.load_dataset(<release>, config))")
+    if any(f.get("key") == "reports/index.html" for f in m.get("files") or []):
+        typer.echo(f"  report:    {storage.uri(release_prefix(version), 'reports/index.html')}")  # type: ignore[attr-defined]
     audit_key = f"{release_prefix(version)}/reports/audit.json"
     if storage.exists(audit_key):  # type: ignore[attr-defined]
         audit = json.loads(storage.read_bytes(audit_key))  # type: ignore[attr-defined]

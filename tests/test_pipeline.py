@@ -35,11 +35,12 @@ def test_release_end_to_end_local(local_root, tmp_path):
     assert set(m["counts"]["by_family"]) == {"mental_health_datasets", "roleplay_simulator"}
     assert sum(m["counts"]["by_split"].values()) == m["counts"]["records"] > 0
     keys = {f["key"] for f in m["files"]}
-    assert "compiled/final_training_dataset.jsonl" in keys and "curriculum.json" in keys
-    assert any(k.startswith("shards/train/mental_health_datasets/") for k in keys)
+    assert "compiled/sft/train.jsonl" in keys and "curriculum.json" in keys and "README.md" in keys
+    assert "reports/index.html" in keys
+    assert any(k.startswith("shards/sft/train/mental_health_datasets/") for k in keys)
     # records: ChatML + metadata, hash recomputes, no duplicate content
     base = Path(local_root) / "exports/releases/v-test"
-    lines = (base / "compiled/final_training_dataset.jsonl").read_text().splitlines()
+    lines = [line for p in sorted(base.glob("compiled/*/*.jsonl")) for line in p.read_text().splitlines()]
     assert len(lines) == m["counts"]["records"]
     hashes = set()
     for line in lines:

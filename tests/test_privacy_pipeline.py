@@ -103,6 +103,6 @@ def test_planted_pii_is_nowhere_but_raw_and_quarantine(local_root, tmp_path):
     audit = json.loads((root / "exports/releases/v-priv/reports/audit.json").read_text())
     assert audit["redactions_by_entity_type"] and PLANTED_EMAIL not in json.dumps(audit)
     # provenance of the transformation travels with every record
-    line = json.loads((root / "exports/releases/v-priv/compiled/final_training_dataset.jsonl").read_text().splitlines()[0])
+    line = json.loads((root / "exports/releases/v-priv/compiled/sft/train.jsonl").read_text().splitlines()[0])
     t = line["metadata"]["transform"]
     assert t["package_version"] and t["registry_version"] and t["pii_config_hash"] and t["pii_model"]
