@@ -114,11 +114,18 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * (len(xs) - 1) + 0.5))] if xs else float("nan")
 
 
-def summarize(name: str, scores: list[dict[str, Any]], labels: list[Any], rate: float, mode: str) -> dict[str, Any]:
+def n_turns(r: Record) -> int:
+    msgs = list(r.messages or []) + list(r.prompt or []) + list(r.chosen or []) + list(r.rejected or [])
+    return sum(1 for m in msgs if m and m.get("role") in ("user", "assistant"))
+
+
+def summarize(name: str, scores: list[dict[str, Any]], labels: list[Any], rate: float, mode: str,
+              turns: int = 0) -> dict[str, Any]:
     n = len(scores)
     def vals(k: str) -> list[float]:
         return [s[k] for s in scores if s[k] is not None]
-    out: dict[str, Any] = {"dataset": name, "mode": mode, "n": n, "conv_per_cpu_s": round(rate, 1)}
+    out: dict[str, Any] = {"dataset": name, "mode": mode, "n": n, "conv_per_cpu_s": round(rate, 1),
+                           "turns_per_conv": round(turns / n, 1) if n else 0, "turns_per_cpu_s": round(rate * turns / n, 1) if n else 0}
     for k in ("empathy", "coherence", "reasoning_completeness", "preference_margin", "crisis_handling"):
         v = vals(k)
         if v:
@@ -185,7 +192,7 @@ def run(datasets: dict[str, tuple[list[Record], list[Any]]], embeddings: bool, m
         for i in range(0, len(recs), 256):
             scores += scorer.score_records(recs[i:i + 256])
         dt = time.process_time() - c
-        res = summarize(name, scores, labels, len(recs) / dt if dt else float("inf"), mode)
+        res = summarize(name, scores, labels, len(recs) / dt if dt else float("inf"), mode, sum(n_turns(r) for r in recs))
         print(json.dumps(res), flush=True)
         results.append(res)
     return results
