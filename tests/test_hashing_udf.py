@@ -95,7 +95,7 @@ def test_lh_safety_flags_and_decision(con):
     calm = [{"role": "user", "content": "Work is busy."}, {"role": "assistant", "content": "Tell me more."}]
     t = "STRUCT(role VARCHAR, content VARCHAR)[]"
     a, b = (con.execute(f"select lh_safety('sft', ?::{t}, null, null, null, null)", [m]).fetchone()[0] for m in (msgs, calm))
-    assert a["crisis"] is True and a["reason"] == "safety:crisis"
+    assert a["crisis"] is True and a["reason"] is None  # crisis language never quarantines by itself (issue 11)
     assert b["crisis"] is False and b["reason"] is None
 
 
