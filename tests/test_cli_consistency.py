@@ -167,3 +167,21 @@ def test_config_dir_overrides_policy_yamls(tmp_path, monkeypatch):
     assert default_config_text() == (PACKAGED_CONFIG_DIR / "privacy.yml").read_text()
     assert load_policy() is not None
     assert os.environ["LAKEHOUSE_CONFIG_DIR"] == str(d)
+
+
+def test_land_progress_shows_bytes_and_eta(local_root, tmp_path, capsys):
+    import polars as pl
+
+    from lakehouse.landing import land
+
+    big = tmp_path / "big.jsonl"
+    big.write_text("".join(GOOD.replace("hi", f"hi {i}") + "\n" for i in range(3000)))
+    pq = tmp_path / "t.parquet"
+    pl.DataFrame({"prompt": ["how do I sleep?", "how do I rest?"], "response": ["try a routine", "slow down"]}) \
+        .write_parquet(pq)
+    gz = Path(__file__).resolve().parent / "fixtures" / "samples" / "hh_rlhf"
+    for path, source in ((big, "big"), (pq, "pq"), (gz, "gz")):
+        rep = land([str(path)], source=source, family="mental_health_datasets", license_tag="MIT", progress=True)
+        assert not rep.failed and rep.rows > 0, [f.error for f in rep.failed]
+    err = capsys.readouterr().err
+    assert "kB of" in err and "ETA" in err and "files" in err and "3000 rows" in err

@@ -295,7 +295,8 @@ def land(
                 fr = _land_one(f, storage=storage, table_uri=table_uri, source=source, family=family,
                                license_tag=license_tag, shape=shape, file_format=file_format, options=opts,
                                edge_case=edge_case, strict=strict, landing_id=report.landing_id,
-                               landed_at=landed_at, on_rows=bar.add_rows)
+                               landed_at=landed_at, on_rows=bar.add_rows,
+                               on_bytes=bar.add_bytes if bar.enabled else None)
             except (LandingError, shapes.InputError) as e:
                 fr = FileReport(source_key=f.key, status="failed", error=str(e))
             except Exception as e:  # a library error: still one line, naming the file
@@ -311,7 +312,8 @@ def land(
 def _land_one(f: InputFile, *, storage: Storage, table_uri: str, source: str, family: str,
               license_tag: str | None, shape: str, file_format: str | None, options: object,
               edge_case: bool, strict: bool, landing_id: str, landed_at: datetime,
-              on_rows: Callable[[int], None]) -> FileReport:
+              on_rows: Callable[[int], None],
+              on_bytes: Callable[[int, int], None] | None = None) -> FileReport:
     import pyarrow as pa
     from deltalake import CommitProperties, write_deltalake
 
@@ -332,6 +334,9 @@ def _land_one(f: InputFile, *, storage: Storage, table_uri: str, source: str, fa
 
     fmt, _gz = shapes.detect_file_format(f.name, head) if file_format is None else (file_format, False)
     fr.input_format = fmt
+    if on_bytes is not None:   # progress: bytes of this file read by the parse pass, with ETA
+        on_bytes(0, nbytes)
+        open_stream = _counting_opener(open_stream, lambda n: on_bytes(n, nbytes))
     read_stats: dict[str, int] = {}
     records = shapes.iter_raw_records(open_stream, f.uri, fmt, options, stats=read_stats)
     sample: list = []
@@ -551,36 +556,109 @@ def repair_catalog(storage: Storage, source: str) -> int:
     return len(rows)
 
 
+class _CountingReader:
+    """A read-only file proxy that reports how many bytes were read (landing progress)."""
+
+    def __init__(self, f: IO[bytes], on_read: Callable[[int], None]) -> None:
+        self._f, self._on_read = f, on_read
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._f.read(n)
+        if data:
+            self._on_read(len(data))
+        return data
+
+    def read1(self, n: int = -1) -> bytes:
+        data = self._f.read1(n) if hasattr(self._f, "read1") else self._f.read(n)  # type: ignore[attr-defined]
+        if data:
+            self._on_read(len(data))
+        return data
+
+    def readinto(self, buf: "bytearray | memoryview") -> int:
+        n = self._f.readinto(buf)  # type: ignore[attr-defined]
+        if n:
+            self._on_read(n)
+        return n or 0
+
+    def readline(self, n: int = -1) -> bytes:
+        data = self._f.readline(n)
+        if data:
+            self._on_read(len(data))
+        return data
+
+    def __iter__(self) -> "_CountingReader":
+        return self
+
+    def __next__(self) -> bytes:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._f, name)
+
+    def __enter__(self) -> "_CountingReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._f.close()
+
+
+def _counting_opener(open_stream: Callable[[], IO[bytes]], on_read: Callable[[int], None]) -> Callable[[], IO[bytes]]:
+    return lambda: _CountingReader(open_stream(), on_read)  # type: ignore[return-value]
+
+
 class _Progress:
-    """Files and rows progress on stderr (rich), silent when disabled."""
+    """Progress on stderr (rich), silent when disabled: files and rows, and the bytes of the file being
+    parsed with rate and ETA (one big file moves too)."""
 
     def __init__(self, enabled: bool, n_files: int) -> None:
         self.enabled = enabled
         self.n_files = n_files
         self._p = None
+        self._done = 0
+        self._total = 0
 
     def __enter__(self) -> "_Progress":
         if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-            self._p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                               TextColumn("{task.fields[rows]} rows"), TimeElapsedColumn(), transient=False)
+            self._p = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[detail]}"),
+                               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), transient=False,
+                               console=Console(stderr=True))
             self._p.__enter__()
-            self._files = self._p.add_task("files", total=self.n_files, rows=0)
+            self._files = self._p.add_task("files", total=self.n_files, rows=0, detail=f"0/{self.n_files} files, 0 rows")
+            self._bytes = self._p.add_task("bytes", total=None, detail="")
         return self
 
     def start_file(self, name: str) -> None:
         if self._p:
             self._p.update(self._files, description=f"landing {name[:40]}")
+            self._p.reset(self._bytes, total=None, detail="", description="  bytes")
 
     def add_rows(self, n: int) -> None:
         if self._p:
             t = self._p.tasks[self._files]
-            self._p.update(self._files, rows=t.fields["rows"] + n)
+            rows = t.fields["rows"] + n
+            self._p.update(self._files, rows=rows, detail=f"{int(t.completed)}/{self.n_files} files, {rows} rows")
+
+    def add_bytes(self, n: int, total: int) -> None:
+        """``n`` more bytes of a ``total``-byte file parsed (``n == 0`` starts the file)."""
+        if self._p:
+            from rich.filesize import decimal
+
+            self._done = 0 if n == 0 else min(self._done + n, total)
+            self._total = total
+            self._p.update(self._bytes, total=total, completed=self._done,
+                           detail=f"{decimal(self._done)} of {decimal(total)}")
 
     def end_file(self) -> None:
         if self._p:
             self._p.advance(self._files)
+            t = self._p.tasks[self._files]
+            self._p.update(self._files, detail=f"{int(t.completed)}/{self.n_files} files, {t.fields['rows']} rows")
 
     def __exit__(self, *exc: object) -> None:
         if self._p:
