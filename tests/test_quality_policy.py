@@ -114,3 +114,24 @@ def test_sql_macro_agrees_with_python(monkeypatch: pytest.MonkeyPatch) -> None:
         r = quarantine_reason(c, thr, kind=c["kind"], is_edge_case=c["is_training_edge_case"], label=c["label"])
         want = None if r is None else f"{r[0]} {r[1]}".rstrip()
         assert got[i] == want, (c, got[i], want)
+
+
+def test_gate_quality_sql_fails_unscored_and_below_threshold_records() -> None:
+    text = (REPO / "macros/gates/gate_quality.sql").read_text(encoding="utf-8")
+    macro = re.search(r"({% macro quality_quarantine_reason.*?{% endmacro %})", text, re.S).group(1)  # type: ignore[union-attr]
+    body = re.search(r"{% test gate_quality\(model, registry, family_column='source_family'\) %}(.*?){% endtest %}", text, re.S)
+    assert body
+    sql = jinja2.Environment().from_string(macro + body.group(1)).render(model="m", registry="r", family_column="source_family")
+    con = duckdb.connect()
+    con.execute("""create table r as select * from (values ('mh', 0.7, 0.8, null, null, 0.5), ('edge', null, 0.8, null, null, null))
+                   t(family, min_empathy, min_coherence, min_reasoning_completeness, min_preference_margin, min_crisis_handling)""")
+    con.execute("""create table m as select * from (values
+        ('ok', 'mh', 'sft', null, false, false, false, false, []::varchar[], null, 0.9, 0.9, null, null),
+        ('crisis_ok', 'mh', 'sft', null, false, false, false, true, ['suicide'], 1.0, 0.9, 0.9, null, null),
+        ('low', 'mh', 'sft', null, false, false, false, false, []::varchar[], null, 0.41, 0.9, null, null),
+        ('unscored', 'mh', 'sft', null, false, null, null, null, null, null, null, null, null, null),
+        ('edge_harm', 'edge', 'sft', null, true, true, false, false, []::varchar[], null, 0.0, 0.9, null, null))
+        t(record_id, source_family, kind, label, is_training_edge_case, harmful_response, toxic_assistant, crisis_disclosure,
+          crisis_categories, crisis_handling, empathy, coherence, reasoning_completeness, preference_margin)""")
+    failing = dict(con.execute(sql).fetchall())
+    assert failing == {"low": "quality:empathy 0.41 < 0.7", "unscored": "quality: not scored"}
