@@ -93,16 +93,57 @@ def _fill_nulls(dtype: "object", name: str = "") -> "object":
     return dtype
 
 
+def _kind(dtype: "object") -> str:
+    import polars as pl
+
+    if dtype == pl.Null:
+        return ""
+    if isinstance(dtype, pl.Struct):
+        return "struct"
+    if isinstance(dtype, pl.List):
+        return "list"
+    return "scalar"
+
+
+def _walk(dtype: "object", path: tuple[str, ...], out: dict[tuple[str, ...], set[str]]) -> None:
+    import polars as pl
+
+    k = _kind(dtype)
+    if k:
+        out.setdefault(path, set()).add(k)
+    if isinstance(dtype, pl.Struct):
+        for f in dtype.fields:
+            _walk(f.dtype, path + (f.name,), out)
+
+
+def _as_string(dtype: "object", path: tuple[str, ...], conflicts: set[tuple[str, ...]]) -> "object":
+    import polars as pl
+
+    if path in conflicts:
+        return pl.String   # the value as JSON text: e.g. a number in some records, an object in others
+    if isinstance(dtype, pl.Struct):
+        return pl.Struct({f.name: _as_string(f.dtype, path + (f.name,), conflicts) for f in dtype.fields})
+    return dtype
+
+
 def unified_schema(paths: list[str]) -> "object":
-    """The polars schema every file fits: struct fields merged by name, nulls widened (deterministic
-    for a given ordered list of files)."""
+    """The polars schema every file fits: struct fields merged by name, nulls widened, and a field whose
+    shape differs between records (a number here, an object there) kept as JSON text. Deterministic for
+    a given ordered list of files."""
     import polars as pl
 
     frames = [pl.read_ndjson(p, infer_schema_length=None).head(0) for p in paths if os.path.getsize(p)]
     if not frames:
         return pl.Schema({})
+    kinds: dict[tuple[str, ...], set[str]] = {}
+    for f in frames:
+        for name, dt in f.schema.items():
+            _walk(dt, (name,), kinds)
+    conflicts = {p for p, ks in kinds.items() if len(ks) > 1}
+    if conflicts:
+        frames = [pl.DataFrame(schema={n: _as_string(dt, (n,), conflicts) for n, dt in f.schema.items()}) for f in frames]
     merged = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
-    return pl.Schema({name: _fill_nulls(dt, name) for name, dt in merged.schema.items()})
+    return pl.Schema({name: _fill_nulls(_as_string(dt, (name,), conflicts), name) for name, dt in merged.schema.items()})
 
 
 def write_parquet_mirrors(staging: str, jsonl_keys: list[str]) -> tuple[list[FileEntry], "object"]:
