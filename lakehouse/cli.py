@@ -294,6 +294,9 @@ def _release_summary(storage: "object", version: str) -> dict:
         audit = json.loads(storage.read_bytes(audit_key))  # type: ignore[attr-defined]
         out["quarantine_by_reason"] = audit.get("quarantine_by_reason") or {}
         out["redactions_by_entity_type"] = audit.get("redactions_by_entity_type") or {}
+    from lakehouse.review.signoff import signoff_state
+
+    out["signoff"] = signoff_state(storage, version)  # type: ignore[arg-type]
     return out
 
 

@@ -134,6 +134,8 @@ def test_signoff_cli_and_release_list_show(release, tmp_path: Path) -> None:  # 
     assert res.exit_code == 0 and "approve by lead recorded" in res.output, res.output
     listed = runner.invoke(app, ["release", "list"])
     assert "signoff:   approved by lead" in listed.output
+    listed = runner.invoke(app, ["release", "list", "--json"])
+    assert json.loads(listed.output)[0]["signoff"]["state"] == "approved"
     shown = runner.invoke(app, ["release", "show", "v1"])
     assert json.loads(shown.output)["signoff"]["state"] == "approved"
     status = runner.invoke(app, ["qa", "status", "v1"])
