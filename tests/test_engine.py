@@ -153,3 +153,62 @@ def test_gc_removes_old_configs_and_unreachable_keys(local_root, monkeypatch) ->
     assert res[0].rows_after == 6 and res[0].bytes_after < res[0].bytes_before
     left = con.execute(f"select fingerprint, count(*) from delta_scan('{ResultCache(storage, 'convert_test', fp_new).uri}') group by 1").fetchall()
     assert left == [(fp_new, 6)]
+
+
+def test_killed_build_leaves_no_ray_or_worker_processes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """SIGKILL of the process that started a local Ray (and a local pool): the watchdog ends them."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from lakehouse.engine.watchdog import _psutil
+
+    script = tmp_path / "driver.py"
+    script.write_text(
+        "import json, os, sys, time\n"
+        "import pyarrow as pa\n"
+        "from lakehouse.engine import map_batches\n"
+        "from lakehouse.engine.settings import EngineSettings\n"
+        "t = pa.table({'unit_record': [json.dumps({'text': 'x'})] * 4, 'unit_records': pa.nulls(4, pa.list_(pa.string())),"
+        " 'shape': ['plain_text'] * 4, 'shape_options': ['{}'] * 4, 'unit_error': pa.nulls(4, pa.string())})\n"
+        "if __name__ == '__main__':\n"
+        "    for s in (EngineSettings(engine='ray', workers=1), EngineSettings(workers=2)):\n"
+        "        list(map_batches('lakehouse.engine.stages:convert_units_batch', t.to_batches(), settings=s, batch_rows=2))\n"
+        "    print('ready', flush=True)\n"
+        "    time.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, start_new_session=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        psutil = _psutil()
+        kids = [p.pid for p in psutil.Process(proc.pid).children(recursive=True)
+                if not p.cmdline()[-2:-1] == ["lakehouse.engine.watchdog"]]
+        assert any("raylet" in (psutil.Process(k).name() or "") for k in kids)
+        pgid = os.getpgid(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.time() + 30
+        left: list[int] = []
+        while time.time() < deadline:
+            left = [k for k in kids if psutil.pid_exists(k) and psutil.Process(k).status() != psutil.STATUS_ZOMBIE]
+            left += [p.pid for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("ray::")
+                     and _pgid(p.pid) == pgid]
+            if not left:
+                break
+            time.sleep(1)
+        assert left == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _pgid(pid: int) -> int | None:
+    import os
+
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None

@@ -65,6 +65,9 @@ def _local_pool(workers: int) -> Any:
             _POOL.shutdown(wait=True, cancel_futures=True)
         _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
         _POOL_WORKERS = workers
+        from lakehouse.engine import watchdog
+
+        watchdog.start()
     return _POOL
 
 
@@ -85,6 +88,10 @@ def _ray_task(settings: EngineSettings) -> Any:
             else:
                 kwargs["num_cpus"] = max(1, settings.resolved_workers())
             ray.init(**kwargs)
+            if not settings.ray_address:  # a local Ray: it ends with this process, even when killed
+                from lakehouse.engine import watchdog
+
+                watchdog.start()
         _RAY_TASK = ray.remote(num_cpus=1, max_retries=2)(call)
     return _RAY_TASK
 

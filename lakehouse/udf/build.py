@@ -8,9 +8,12 @@ from typing import Any
 
 import pyarrow as pa
 
+from lakehouse.record import sql_type
+
 BUILD_TYPE = pa.struct([("package_version", pa.string()), ("git_commit", pa.string()),
-                        ("pii_model", pa.string()), ("pii_config_hash", pa.string())])
-BUILD_SQL = "STRUCT(package_version VARCHAR, git_commit VARCHAR, pii_model VARCHAR, pii_config_hash VARCHAR)"
+                        ("pii_model", pa.string()), ("pii_config_hash", pa.string()),
+                        ("quality_scorer", pa.string()), ("quality_config_hash", pa.string())])
+BUILD_SQL = sql_type(BUILD_TYPE)
 
 
 @functools.lru_cache(maxsize=1)
@@ -21,10 +24,15 @@ def build_info() -> dict[str, Any]:
 
     cfg = load_privacy_config()
     model = getattr(cfg, "model", None) or getattr(cfg, "model_name", None) or getattr(cfg, "spacy_model", None)
+    from lakehouse.quality.batch import quality_fingerprint
+
+    q = quality_fingerprint()
     return {"package_version": __version__,
             "git_commit": git_commit(os.environ.get("LAKEHOUSE_PROJECT_DIR") or os.getcwd()),
             "pii_model": str(model) if model else None,
-            "pii_config_hash": getattr(cfg, "config_hash", None)}
+            "pii_config_hash": getattr(cfg, "config_hash", None),
+            "quality_scorer": f"{q['scorer']} {q['version']}",
+            "quality_config_hash": q["config_hash"]}
 
 
 def build_info_batch(anchor: pa.Array) -> pa.Array:

@@ -17,6 +17,7 @@ select
     text,
     label,
     repairs,
+    quality,
     n_turns,
     n_chars,
     dedup_hash

@@ -14,6 +14,20 @@ scores as (
 select
     p.* exclude (quarantine_reason, policy_reason),
     s.* exclude (key),
+    -- metadata.quality of the release (lakehouse.quality.batch.quality_metadata has the same shape)
+    case when s.key is not null then {
+        'empathy': s.empathy,
+        'empathy_mechanisms': {'emotional_reactions': s.emotional_reactions,
+                               'interpretations': s.interpretations, 'explorations': s.explorations},
+        'coherence': s.coherence,
+        'reasoning_completeness': s.reasoning_completeness,
+        'crisis_disclosure': coalesce(s.crisis_disclosure, false),
+        'crisis_categories': coalesce(s.crisis_categories, []::varchar[]),
+        'crisis_handling': s.crisis_handling,
+        'harmful_response': coalesce(s.harmful_response, false),
+        'toxic_assistant': coalesce(s.toxic_assistant, false),
+        'preference_margin': s.preference_margin
+    } end as quality,
     coalesce(s.crisis_disclosure, false) as safety_crisis,
     coalesce(s.toxic_assistant, false) as safety_toxicity,
     coalesce(s.crisis_categories, []::varchar[]) as safety_categories,
