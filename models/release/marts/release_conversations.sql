@@ -34,6 +34,7 @@ serialized as (
             'license_tag': r.license_tag,
             'phase': r.phase,
             'pii_status': r.pii_status,
+            'quality': r.quality,
             'record_id': r.record_id,
             'row_number': r.row_number,
             'source_family': r.source_family,
@@ -46,6 +47,8 @@ serialized as (
                 'package_version': b.info.package_version,
                 'pii_config_hash': b.info.pii_config_hash,
                 'pii_model': b.info.pii_model,
+                'quality_config_hash': b.info.quality_config_hash,
+                'quality_scorer': b.info.quality_scorer,
                 'registry_version': b.registry_version
             }
         } as metadata
