@@ -72,46 +72,70 @@ def _local_pool(workers: int) -> Any:
 
 
 # -- Ray -------------------------------------------------------------------------------------
-_RAY_TASK: Any = None
+# One actor per worker: a batch function's models load once per actor and stay loaded across
+# stages; at most ``workers`` batches run at once, whatever the cluster's size.
+_RAY_ACTORS: list[Any] = []
 
 
-def _ray_task(settings: EngineSettings) -> Any:
-    global _RAY_TASK
-    if _RAY_TASK is None:
-        import ray
-
-        if not ray.is_initialized():
-            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
-                                      "configure_logging": False}
-            if settings.ray_address:
-                kwargs["address"] = settings.ray_address
-            else:
-                kwargs["num_cpus"] = max(1, settings.resolved_workers())
-            ray.init(**kwargs)
-            if not settings.ray_address:  # a local Ray: it ends with this process, even when killed
-                from lakehouse.engine import watchdog
-
-                watchdog.start()
-        _RAY_TASK = ray.remote(num_cpus=1, max_retries=2)(call)
-    return _RAY_TASK
+class _Worker:
+    def call(self, fn_path: str, batch: "pa.RecordBatch", kwargs: dict[str, Any]) -> "pa.RecordBatch":
+        return call(fn_path, batch, kwargs)
 
 
-def ray_workers(settings: EngineSettings) -> int:
+def _ray_actors(settings: EngineSettings) -> list[Any]:
+    global _RAY_ACTORS
     import ray
 
-    if settings.workers:
-        return settings.workers
-    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+    if not ray.is_initialized():
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+        if settings.ray_address:
+            kwargs["address"] = settings.ray_address
+        else:
+            kwargs["num_cpus"] = max(1, settings.resolved_workers())
+        ray.init(**kwargs)
+        if not settings.ray_address:  # a local Ray: it ends with this process, even when killed
+            from lakehouse.engine import watchdog
+
+            watchdog.start()
+    n = settings.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    if len(_RAY_ACTORS) != n:
+        for a in _RAY_ACTORS:
+            ray.kill(a)
+        actor = ray.remote(num_cpus=1, max_restarts=1, max_task_retries=2)(_Worker)
+        _RAY_ACTORS = [actor.remote() for _ in range(n)]
+    return _RAY_ACTORS
+
+
+def _ray_map(fn_path: str, stream: Iterable["pa.RecordBatch"], kwargs: dict[str, Any], actors: list[Any],
+             progress: Progress) -> Iterator["pa.RecordBatch"]:
+    """In-order results with exactly one batch in flight per actor (plus one queued each)."""
+    import ray
+
+    pending: deque[tuple[Any, int]] = deque()
+    turn = 0
+    for batch in stream:
+        if batch.num_rows == 0:
+            continue
+        pending.append((actors[turn % len(actors)].call.remote(fn_path, batch, kwargs), batch.num_rows))
+        turn += 1
+        while len(pending) >= 2 * len(actors):
+            ref, n = pending.popleft()
+            yield ray.get(ref)
+            progress.update(n)
+    while pending:
+        ref, n = pending.popleft()
+        yield ray.get(ref)
+        progress.update(n)
 
 
 def shutdown() -> None:
     """End the local pool and a Ray this process started (also runs at exit)."""
-    global _POOL, _RAY_TASK
+    global _POOL, _RAY_ACTORS
     if _POOL is not None:
         _POOL.shutdown(wait=True, cancel_futures=True)
         _POOL = None
-    if _RAY_TASK is not None:
-        _RAY_TASK = None
+    if _RAY_ACTORS:
+        _RAY_ACTORS = []
         try:
             import ray
 
@@ -191,12 +215,9 @@ def map_batches(fn_path: str, batches: Iterable["pa.RecordBatch"], *, kwargs: di
     progress = Progress(stage or fn_path, total, settings.progress_seconds)
     stream = _rebatch(batches, rows)
     if settings.engine == "ray":
-        import ray
-
-        task = _ray_task(settings)
-        workers = ray_workers(settings)
-        log.info("engine ray: stage=%s workers=%d", stage, workers)
-        yield from _ordered(lambda b: task.remote(fn_path, b, kwargs), ray.get, stream, 2 * workers, progress)
+        actors = _ray_actors(settings)
+        log.info("engine ray: stage=%s workers=%d", stage, len(actors))
+        yield from _ray_map(fn_path, stream, kwargs, actors, progress)
     else:
         workers = settings.resolved_workers()
         if workers <= 1:

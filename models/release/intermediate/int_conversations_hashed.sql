@@ -18,6 +18,7 @@ select
     label,
     repairs,
     quality,
+    review_release_decision_id,
     n_turns,
     n_chars,
     dedup_hash

@@ -2,6 +2,10 @@
 -- that are not training edge cases, the safety decision from the scores (int_record_scores,
 -- lakehouse/quality): a harmful reply, a crisis disclosure the reply does not handle, or a toxic
 -- assistant turn quarantines; crisis language in client turns never does by itself.
+-- Clinician review (int_review_verdicts) comes last: a fail or escalate verdict quarantines
+-- (clinical_review, with the decision id); a `release` verdict lifts quality, safety and
+-- clinical-review reasons only, never license, provenance or conversion failures (and PII
+-- requires_review is decided after this, at redaction, so no review can lift it).
 -- Training edge cases bypass quality and safety filters; nothing bypasses PII redaction.
 with policy as (
     select * from {{ ref('int_records_policy') }}
@@ -9,8 +13,13 @@ with policy as (
 
 scores as (
     select * from {{ ref('int_record_scores') }}
-)
+),
 
+reviews as (
+    select * from {{ ref('int_review_verdicts') }}
+),
+
+classified as (
 select
     p.* exclude (quarantine_reason, policy_reason),
     s.* exclude (key),
@@ -40,7 +49,23 @@ select
                 then 'safety:crisis_unhandled handling ' || round(coalesce(s.crisis_handling, 0), 3)
                     || ' < ' || {{ var('crisis_handling_min') }}
             when s.toxic_assistant then 'safety:toxicity assistant turn'
-        end
-    ) as quarantine_reason
+        end,
+        case when r.review_verdict in ('fail', 'escalate')
+            then 'clinical_review ' || r.review_verdict || ' decision ' || r.review_decision_id end
+    ) as base_reason,
+    coalesce(r.is_released_by_review, false) as is_released_by_review,
+    r.release_decision_id as review_release_decision_id
 from policy as p
 left join scores as s on s.key = p.dedup_hash
+left join reviews as r on r.record_id = p.record_id
+)
+
+select
+    * exclude (base_reason),
+    case
+        when is_released_by_review
+            and split_part(split_part(base_reason, ' ', 1), ':', 1) in ('quality', 'safety', 'clinical_review')
+            then null
+        else base_reason
+    end as quarantine_reason
+from classified

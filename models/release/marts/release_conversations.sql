@@ -35,6 +35,8 @@ serialized as (
             'phase': r.phase,
             'pii_status': r.pii_status,
             'quality': r.quality,
+            -- a quarantined record a clinician released: the decision that released it
+            'released_by_review': r.review_release_decision_id,
             'record_id': r.record_id,
             'row_number': r.row_number,
             'source_family': r.source_family,
