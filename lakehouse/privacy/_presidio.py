@@ -30,6 +30,15 @@ _DIGIT_GATED = {
 PHONE_CONTEXT = ["phone", "number", "telephone", "cell", "cellphone", "mobile", "call", "text", "reach", "fax", "contact"]
 
 
+def _spacy_load(model: str) -> "spacy.language.Language":
+    """spacy.load, quiet about W095 (en_core_web_md 3.7.1 under spaCy 3.8: measured, see bench/README.md)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*\[W095\]")
+        return spacy.load(model)
+
+
 def require_model(model: str) -> None:
     """Fail clearly (never download) when the configured spaCy model is missing."""
     if not (spacy.util.is_package(model) or Path(model).exists()):
@@ -62,9 +71,11 @@ class LeanSpacyNlpEngine(SpacyNlpEngine):
         self._score = score
 
     def load(self) -> None:  # noqa: D102
-        model = self.models[0]["model_name"]
+        from .config import resolve_model
+
+        model = resolve_model(self.models[0]["model_name"])
         require_model(model)
-        nlp = spacy.load(model)
+        nlp = _spacy_load(model)
         nlp.select_pipes(enable=ner_pipes(nlp))
         self.nlp = {self.models[0]["lang_code"]: nlp}
 
@@ -90,8 +101,11 @@ class RegexRecognizer(LocalRecognizer):
     """Regexes -> one entity; the ``pii`` group (if any) is the span. Optional digit gate."""
 
     def __init__(self, name: str, entity: str, regexes: Sequence[tuple[str, float]], context: list[str] | None = None,
-                 language: str = "en", needs_digit: bool = False, min_digits: int = 0):
+                 language: str = "en", needs_digit: bool = False, min_digits: int = 0,
+                 prefilters: dict[int, str] | None = None):
         self._regexes = [(re.compile(rx), score) for rx, score in regexes]
+        # regex index -> cheap regex that must match somewhere before the (slow) regex is tried
+        self._prefilters = {i: re.compile(p) for i, p in (prefilters or {}).items()}
         self._needs_digit = needs_digit or min_digits > 0
         self._min_digits = min_digits
         super().__init__(supported_entities=[entity], supported_language=language, context=context, name=name)
@@ -104,7 +118,10 @@ class RegexRecognizer(LocalRecognizer):
             return []
         entity = self.supported_entities[0]
         out: list[RecognizerResult] = []
-        for rx, score in self._regexes:
+        for i, (rx, score) in enumerate(self._regexes):
+            pre = self._prefilters.get(i)
+            if pre is not None and not pre.search(text):
+                continue
             for m in rx.finditer(text):
                 s, e = m.span("pii") if "pii" in rx.groupindex else m.span()
                 if e <= s or (self._min_digits and sum(ch.isdigit() for ch in text[s:e]) < self._min_digits):
@@ -234,7 +251,8 @@ def custom_recognizers(config: PrivacyConfig, nlp: Any = None) -> list[LocalReco
     c = config.custom("cue_person")
     if c.get("enabled"):
         out.append(RegexRecognizer("CuePersonRecognizer", "PERSON",
-                                   [(rx, float(c["score"])) for rx in patterns.cue_person_regexes()], language=lang))
+                                   [(rx, float(c["score"])) for rx in patterns.cue_person_regexes()], language=lang,
+                                   prefilters={2: patterns.cue_after_prefilter()}))
     c = config.custom("location_cue")
     if c.get("enabled"):
         out.append(RegexRecognizer("LocationCueRecognizer", "LOCATION", [(patterns.location_cue_regex(), float(c["score"]))],
@@ -269,12 +287,22 @@ def build_analyzer(config: PrivacyConfig) -> AnalyzerEngine:
 
 def build_vanilla_analyzer(model: str, language: str = "en") -> AnalyzerEngine:
     """Presidio with its defaults (recognizers, NER mapping, threshold 0) on the given spaCy model."""
-    from presidio_analyzer.nlp_engine import NlpEngineProvider
+    from .config import resolve_model
 
+    model = resolve_model(model)
     require_model(model)
-    provider = NlpEngineProvider(nlp_configuration={
-        "nlp_engine_name": "spacy", "models": [{"lang_code": language, "model_name": model}]})
-    return AnalyzerEngine(nlp_engine=provider.create_engine(), supported_languages=[language])
+    engine = NoDownloadSpacyNlpEngine(models=[{"lang_code": language, "model_name": model}])
+    engine.load()
+    return AnalyzerEngine(nlp_engine=engine, supported_languages=[language])
+
+
+class NoDownloadSpacyNlpEngine(SpacyNlpEngine):
+    """Presidio's default spaCy engine (all pipes, default NER mapping), loading an installed
+    package or a folder itself: Presidio's own load() calls spacy.cli.download for a name it
+    does not find as a package, which a folder path always is."""
+
+    def load(self) -> None:  # noqa: D102
+        self.nlp = {m["lang_code"]: _spacy_load(m["model_name"]) for m in self.models}
 
 
 def iter_artifacts(analyzer: AnalyzerEngine, texts: Sequence[str], language: str, batch_size: int) -> Iterator[NlpArtifacts]:

