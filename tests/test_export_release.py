@@ -189,3 +189,31 @@ def test_export_axolotl_and_errors(rel, tmp_path):
     assert "mixing probabilities" in stages[0].read_text()
     res = CliRunner().invoke(app, ["export", "llamafactory", "v-nope", "--output", str(out), "--root", rel.root])
     assert res.exit_code == 2 and res.output.startswith("error: ") and "Traceback" not in res.output
+
+
+def test_republishing_gives_identical_bytes(rel, tmp_path):
+    """Parquet, card and report are byte-identical when the same marts are published again (under
+    another version, into another root): only manifest.json and curriculum.json name the version."""
+    import duckdb
+
+    from lakehouse.config import Settings
+    from lakehouse.export.publish import ReleaseInputs, publish_release
+    from lakehouse.storage import Storage
+    from pipeline_helpers import release_files
+
+    con = duckdb.connect(str(rel.work / "dbt" / "lakehouse.duckdb"), read_only=True)
+    t = con.table
+    root = str(tmp_path / "again")
+    gates = ["coverage", "leakage", "distribution", "pii", "provenance", "hash", "split", "stats"]
+    res = publish_release(Storage(Settings(root=root)), ReleaseInputs(
+        release=t("release_conversations"), conversations=t("conversations"), quarantine=t("quarantine"),
+        coverage=t("coverage"), stages=t("curriculum_stages"), stats=t("release_stats"),
+        near_removals=t("near_duplicate_removals"), registry=t("dataset_registry"), gates=gates),
+        version="v-again")
+    con.close()
+    assert res.status == "published"
+    a, b = release_files(rel.root, rel.version), release_files(root, "v-again")
+    for files in (a, b):
+        files.pop("manifest.json"), files.pop("curriculum.json")
+    assert sorted(a) == sorted(b)
+    assert [k for k in a if a[k] != b[k]] == []
