@@ -42,7 +42,8 @@ PUBLISH = textwrap.dedent("""
         coverage=t("coverage"), stages=t("curriculum_stages"), stats=t("release_stats"),
         near_removals=t("near_duplicate_removals"), registry=t("dataset_registry"), gates=["test"]),
         version=sys.argv[2], seed=42)
-    print(res.status)
+    con.close()   # before interpreter teardown (an open connection there once aborted: "terminate called")
+    print(res.status, flush=True)
 """)
 
 
