@@ -56,6 +56,11 @@ class DisclosureRules:
     # a disclosure in a sentence matching this is about the past: still a disclosure, not acute
     historical: str = (r"\b(?:used to|in the past|years? ago|months ago|when i was|back (?:then|in)|began to|"
                        r"at the time|as a (?:kid|child|teen|teenager)|last year|in high school|anymore|no longer)\b")
+    # ... or about someone else (a friend's suicide, a parent's attempt): a disclosure, not acute
+    third_party: str = (r"\blost (?:a|my|our|her|his) (?:\w+ ){0,2}to suicide\b|\b(?:himself|herself|themselves)\b|"
+                        r"\b(?:he|she|they|mother|mom|father|dad|brother|sister|son|daughter|husband|wife|partner|"
+                        r"boyfriend|girlfriend|friend|child|kid|cousin|uncle|aunt|student|client|patient) (?:has |had |have |was |is )?"
+                        r"(?:attempted|committed|died by|tried|threatened|talks about|talked about|overdosed|self-harms|cuts)\b")
 
 
 @dataclass(frozen=True)
@@ -139,13 +144,14 @@ def parse_safety_config(raw: Mapping[str, Any], extra: list[Mapping[str, Any]] |
         acute_categories=tuple(pol.get("acute_categories", d.acute_categories)),
     )
     dis = raw.get("disclosure") or {}
-    unknown_dis = [k for k in dis if k not in ("window", "negation", "exceptions", "historical")]
+    unknown_dis = [k for k in dis if k not in ("window", "negation", "exceptions", "historical", "third_party")]
     if unknown_dis:
         raise SafetyConfigError(f"safety disclosure: unknown keys {unknown_dis}")
     dd = DisclosureRules()
     disclosure = DisclosureRules(window=int(dis.get("window", dd.window)), negation=str(dis.get("negation", dd.negation)),
                                  exceptions=str(dis.get("exceptions", dd.exceptions)),
-                                 historical=str(dis.get("historical", dd.historical)))
+                                 historical=str(dis.get("historical", dd.historical)),
+                                 third_party=str(dis.get("third_party", dd.third_party)))
     att = raw.get("attribution") or {}
     unknown_att = [k for k in att if k not in ("window", "pattern")]
     if unknown_att:

@@ -77,6 +77,7 @@ class LexiconSafetyChecker:
             self._neg = re.compile(dis.negation)
             self._neg_exc = re.compile(dis.exceptions) if dis.exceptions else None
             self._hist = re.compile(dis.historical) if dis.historical else None
+            self._third = re.compile(dis.third_party) if dis.third_party else None
         except re.error as e:
             raise SafetyConfigError(f"safety disclosure: bad pattern: {e}") from e
         self._window = dis.window
@@ -102,8 +103,9 @@ class LexiconSafetyChecker:
         return bool(self._neg.search(window)) and not (self._neg_exc and self._neg_exc.search(window))
 
     def current_categories(self, text: str) -> list[str]:
-        """Crisis categories with a non-negated hit in a sentence that is not about the past
-        (safety.yml `disclosure.historical`): what an acute-risk check should look at."""
+        """Crisis categories with a non-negated hit in a sentence that is not about the past or about
+        someone else (safety.yml `disclosure.historical` / `third_party`): what an acute-risk check
+        should look at."""
         norm = normalize(text)
         out = []
         for name, rx in self._rx:
@@ -115,7 +117,7 @@ class LexiconSafetyChecker:
                 start = max((x.end() for x in _SENTENCE_END.finditer(norm, 0, m.start())), default=0)
                 end_m = _SENTENCE_END.search(norm, m.end())
                 sentence = norm[start:end_m.start() if end_m else len(norm)]
-                if not (self._hist and self._hist.search(sentence)):
+                if not ((self._hist and self._hist.search(sentence)) or (self._third and self._third.search(sentence))):
                     out.append(name)
                     break
         return out
