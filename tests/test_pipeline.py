@@ -15,6 +15,8 @@ from pipeline_helpers import REPO, release_files, run_dbt
 
 pytestmark = pytest.mark.dbt
 SAMPLES = REPO / "samples"
+# these tests land two sources only: the Release-0 families they lack are waived
+WAIVE = {"coverage_waivers": ["cot_reasoning", "edge_case_generator", "voice_persona"]}
 
 
 def land_samples(license_chatml: str | None = "CC0-1.0") -> None:
@@ -24,7 +26,7 @@ def land_samples(license_chatml: str | None = "CC0-1.0") -> None:
 
 def test_release_end_to_end_local(local_root, tmp_path):
     land_samples()
-    res = run_dbt(tmp_path / "b1", vars={"release_version": "v-test"})
+    res = run_dbt(tmp_path / "b1", vars={"release_version": "v-test", **WAIVE})
     assert res.ok, res.output[-4000:]
     st = Storage.from_env()
     assert list_releases(st) == ["v-test"]
@@ -61,16 +63,26 @@ def test_release_end_to_end_local(local_root, tmp_path):
 
 
 def test_two_builds_give_identical_bytes(local_root, tmp_path):
+    """Uncached in-process, cached on Ray, and uncached on local processes: the same bytes."""
+    import shutil
+
     land_samples()
-    assert run_dbt(tmp_path / "b1", vars={"release_version": "v-a"}).ok
-    assert run_dbt(tmp_path / "b2", vars={"release_version": "v-b"}).ok
+    r = run_dbt(tmp_path / "b1", vars={"release_version": "v-a", **WAIVE}, env={"LAKEHOUSE_WORKERS": "0"})
+    assert r.ok, r.output[-3000:]
+    assert (Path(local_root) / "cache/pii_spans").is_dir() and (Path(local_root) / "cache/quality_scores").is_dir()
+    r = run_dbt(tmp_path / "b2", vars={"release_version": "v-b", **WAIVE},
+                env={"LAKEHOUSE_ENGINE": "ray", "LAKEHOUSE_WORKERS": "2"})
+    assert r.ok, r.output[-3000:]
+    assert "pii_spans" not in " ".join(line for line in r.output.splitlines() if "records in" in line)  # all cached
     a, b = release_files(local_root, "v-a"), release_files(local_root, "v-b")
     a.pop("manifest.json"), b.pop("manifest.json")
     a_cur, b_cur = json.loads(a.pop("curriculum.json")), json.loads(b.pop("curriculum.json"))
     assert a_cur["phases"] == b_cur["phases"]
     assert a == b  # every data file and report byte-identical
-    # rebuilding the same version is a no-op, not an error
-    r = run_dbt(tmp_path / "b3", vars={"release_version": "v-a"})
+    # rebuilding the same version is a no-op, not an error: here with cold caches on local
+    # processes, so a byte of difference would be refused as "different content"
+    shutil.rmtree(Path(local_root) / "cache")
+    r = run_dbt(tmp_path / "b3", vars={"release_version": "v-a", **WAIVE}, env={"LAKEHOUSE_WORKERS": "2"})
     assert r.ok, r.output[-3000:]
     # releases are immutable: new data under an existing version is refused, and nothing is written
     import deltalake
@@ -81,7 +93,7 @@ def test_two_builds_give_identical_bytes(local_root, tmp_path):
     extra.write_text(json.dumps({"messages": [{"role": "user", "content": "A brand new worry about moving house."},
                                               {"role": "assistant", "content": "Moving is a big change. What worries you most?"}]}) + "\n")
     land([str(extra)], source="more", family="mental_health_datasets", license_tag="MIT")
-    r = run_dbt(tmp_path / "b4", vars={"release_version": "v-a"})
+    r = run_dbt(tmp_path / "b4", vars={"release_version": "v-a", **WAIVE})
     assert not r.ok and "already exists with different content" in r.output
     assert deltalake.DeltaTable(st.uri("curated/conversations")).version() == before
     assert release_files(local_root, "v-a") == {**a, "manifest.json": release_files(local_root, "v-a")["manifest.json"],
@@ -108,7 +120,7 @@ def test_release_on_s3(s3_root, tmp_path):
         st.write_bytes(f"incoming/chatml/{p.name}", p.read_bytes())
     land([st.uri("incoming/chatml/")], source="synthetic_sessions", family="mental_health_datasets", license_tag="CC0-1.0")
     land([str(SAMPLES / "sharegpt")], source="fastchat_dummy", family="roleplay_simulator", license_tag="Apache-2.0")
-    res = run_dbt(tmp_path / "b1", vars={"release_version": "v-s3"})
+    res = run_dbt(tmp_path / "b1", vars={"release_version": "v-s3", **WAIVE})
     assert res.ok, res.output[-4000:]
     # read the release back with boto3 and check every manifest hash
     import hashlib

@@ -186,13 +186,28 @@ def counts_json(counts: dict[str, int]) -> str:
 def _converted_type() -> pa.DataType:
     from lakehouse.udf.convert import CONVERTED_TYPE
 
-    return pa.list_(pa.struct([*CONVERTED_TYPE, pa.field("dedup_hash", pa.string())]))
+    return pa.list_(pa.struct([*CONVERTED_TYPE, pa.field("dedup_hash", pa.string()), pa.field("dedup_text", pa.string())]))
+
+
+def dedup_text(kind: str | None, messages: Any, prompt: Any, chosen: Any, text: str | None) -> str | None:
+    """The text near dedup compares (one definition: lakehouse.dedup.conversation_text): user and
+    assistant turns of a conversation, of a preference prompt plus its chosen reply, or the
+    pretrain text. System prompts are left out so shared ones don't make records alike."""
+    from lakehouse.dedup.text import conversation_text
+
+    if kind == "sft":
+        return conversation_text(messages or [])
+    if kind == "preference":
+        return conversation_text([*(prompt or []), *(chosen or [])])
+    if kind == "pretrain":
+        return text or ""
+    return None
 
 
 def convert_units_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     """Raw units (unit_record | unit_records, shape, shape_options, unit_error) -> ``converted``:
-    the records each gives, with quarantine_reason, repairs and dedup_hash (canonical SHA-256
-    of the record before redaction)."""
+    the records each gives, with quarantine_reason, repairs, dedup_hash (canonical SHA-256
+    of the record before redaction) and dedup_text (what near dedup compares)."""
     from lakehouse.hashing import content_hash
     from lakehouse.udf.convert import _failed, convert_group_one, convert_one
 
@@ -208,9 +223,10 @@ def convert_units_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
         else:
             rows = convert_one(rec, shape, opts)
         for r in rows:
+            ok = r["kind"] and r["quarantine_reason"] is None
             r["dedup_hash"] = (content_hash(r["kind"], messages=r["messages"], prompt=r["prompt"], chosen=r["chosen"],
-                                            rejected=r["rejected"], text=r["text"], label=r["label"])
-                               if r["kind"] and r["quarantine_reason"] is None else None)
+                                            rejected=r["rejected"], text=r["text"], label=r["label"]) if ok else None)
+            r["dedup_text"] = dedup_text(r["kind"], r["messages"], r["prompt"], r["chosen"], r["text"]) if ok else None
         out.append(rows)
     return pa.record_batch([pa.array(out, _converted_type())], names=["converted"])
 

@@ -17,12 +17,5 @@ select
     * exclude (dup_rank, survivor_id),
     dup_rank = 1 as is_exact_survivor,
     case when dup_rank > 1 then survivor_id end as exact_duplicate_of,
-    -- dedup text: non-system turns only, so shared system prompts don't make records alike
-    case kind
-        when 'sft' then array_to_string(list_transform(list_filter(messages, m -> m.role <> 'system'), m -> m.content), chr(10))
-        when 'preference' then array_to_string(list_transform(
-            list_concat(list_filter(prompt, m -> m.role <> 'system'), chosen), m -> m.content), chr(10))
-        else text
-    end as dedup_text,
     lpad(family_priority::varchar, 6, '0') || '|' || strftime(landed_at, '%Y%m%dT%H%M%S.%f') || '|' || record_id as rank_key
 from ranked

@@ -18,9 +18,22 @@ select
     label,
     repairs,
     quality,
+    empathy,
+    emotional_reactions,
+    interpretations,
+    explorations,
+    coherence,
+    reasoning_completeness,
+    crisis_disclosure,
+    crisis_categories,
+    crisis_handling,
+    harmful_response,
+    toxic_assistant,
+    preference_margin,
     review_release_decision_id,
     n_turns,
     n_chars,
-    dedup_hash
+    dedup_hash,
+    dedup_text
 from {{ ref('int_records_classified') }}
 where quarantine_reason is null

@@ -1,7 +1,9 @@
--- Release decision per record: the policy reasons of int_records_policy first, then, for records
--- that are not training edge cases, the safety decision from the scores (int_record_scores,
--- lakehouse/quality): a harmful reply, a crisis disclosure the reply does not handle, or a toxic
--- assistant turn quarantines; crisis language in client turns never does by itself.
+-- Release decision per record: the policy reasons of int_records_policy first, then the safety
+-- and quality decision from the scores (int_record_scores, lakehouse/quality) and the family's
+-- registry thresholds (macro quality_quarantine_reason, macros/gates/gate_quality.sql): a harmful
+-- reply, a crisis disclosure the reply does not handle, or a toxic assistant turn quarantines a
+-- non-edge record; crisis language in client turns never does by itself; a score under the
+-- family's threshold quarantines with reason quality:<score> and its value.
 -- Clinician review (int_review_verdicts) comes last: a fail or escalate verdict quarantines
 -- (clinical_review, with the decision id); a `release` verdict lifts quality, safety and
 -- clinical-review reasons only, never license, provenance or conversion failures (and PII
@@ -15,6 +17,12 @@ scores as (
     select * from {{ ref('int_record_scores') }}
 ),
 
+-- the macro reads the record's own columns beside its scores
+scores_in as (
+    select p.record_id, p.kind, p.label, p.is_training_edge_case, s.*
+    from policy as p join scores as s on s.key = p.dedup_hash
+),
+
 reviews as (
     select * from {{ ref('int_review_verdicts') }}
 ),
@@ -22,7 +30,7 @@ reviews as (
 classified as (
 select
     p.* exclude (quarantine_reason, policy_reason),
-    s.* exclude (key),
+    s.* exclude (key, record_id, kind, label, is_training_edge_case),
     -- metadata.quality of the release (lakehouse.quality.batch.quality_metadata has the same shape)
     case when s.key is not null then {
         'empathy': s.empathy,
@@ -42,21 +50,15 @@ select
     coalesce(s.crisis_categories, []::varchar[]) as safety_categories,
     coalesce(
         p.policy_reason,
-        case
-            when p.is_training_edge_case then null
-            when s.harmful_response then 'safety:harmful_response'
-            when s.crisis_disclosure and coalesce(s.crisis_handling, 0) < {{ var('crisis_handling_min') }}
-                then 'safety:crisis_unhandled handling ' || round(coalesce(s.crisis_handling, 0), 3)
-                    || ' < ' || {{ var('crisis_handling_min') }}
-            when s.toxic_assistant then 'safety:toxicity assistant turn'
-        end,
+        case when s.key is not null then {{ quality_quarantine_reason('s.', 'reg.', var('crisis_handling_min')) }} end,
         case when r.review_verdict in ('fail', 'escalate')
             then 'clinical_review ' || r.review_verdict || ' decision ' || r.review_decision_id end
     ) as base_reason,
     coalesce(r.is_released_by_review, false) as is_released_by_review,
     r.release_decision_id as review_release_decision_id
 from policy as p
-left join scores as s on s.key = p.dedup_hash
+left join scores_in as s on s.key = p.dedup_hash and s.record_id = p.record_id
+left join {{ ref('dataset_registry') }} as reg on reg.family = p.source_family
 left join reviews as r on r.record_id = p.record_id
 )
 

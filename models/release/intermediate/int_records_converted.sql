@@ -29,6 +29,7 @@ select
     c.quarantine_reason as quarantine_reason,
     c.repairs as repairs,
     c.dedup_hash as dedup_hash,
+    c.dedup_text as dedup_text,
     case when sub_index = 0 then source_rows else 0 end as source_rows,
     raw_record
 from exploded
