@@ -212,3 +212,24 @@ def _pgid(pid: int) -> int | None:
         return os.getpgid(pid)
     except ProcessLookupError:
         return None
+
+
+def test_near_dedup_from_engine_signatures_equals_from_text() -> None:
+    from lakehouse.dedup import conversation_text, near_duplicate_clusters
+    from lakehouse.engine.stages import minhash_batch
+    from lakehouse.synth import generate_corpus
+
+    recs = list(generate_corpus(300, seed=3))
+    ids = pa.array([r["synthetic_id"] for r in recs])
+    texts = pa.array([conversation_text(r["messages"]) for r in recs])
+    ranks = pa.array([f"{i:06d}" for i in range(len(recs))])
+    from_text = near_duplicate_clusters([pa.record_batch([ids, texts, ranks], names=["record_id", "text", "rank_key"])])
+    sigs = pa.Table.from_batches(list(map_batches("lakehouse.engine.stages:minhash_batch",
+                                                  pa.table({"text": texts}).to_batches(), batch_rows=64,
+                                                  settings=EngineSettings(workers=2))))
+    assert sigs.num_rows == len(recs) and minhash_batch  # ordered, one row per text
+    batch = pa.table({"record_id": ids, "rank_key": ranks, "signature": sigs.column("signature"),
+                      "nonempty": sigs.column("nonempty")})
+    from_sigs = near_duplicate_clusters(batch.to_batches(max_chunksize=77))
+    assert from_sigs.equals(from_text)
+    assert from_text.column("is_survivor").to_pylist().count(False) > 10  # planted duplicates found

@@ -529,6 +529,25 @@ def _verify(
     return len(left), int(np.count_nonzero(ok))
 
 
+def _stored_signatures(part: "pa.RecordBatch | pa.Table", num_perm: int) -> tuple["np.ndarray", "np.ndarray"]:
+    """Signatures given as a ``signature`` column (``num_perm`` little-endian uint32 per row, the
+    bytes :func:`lakehouse.engine.stages.minhash_batch` stores) and a ``nonempty`` column."""
+    import numpy as np
+    import pyarrow as pa
+
+    col = part.column("signature")
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    width = 4 * num_perm
+    if col.null_count or col.type != pa.binary(width):
+        raise ValueError(f"signature column must be non-null fixed_size_binary[{width}]")
+    data = np.frombuffer(col.buffers()[1], dtype=np.uint8)[col.offset * width:(col.offset + len(col)) * width]
+    sig = data.view("<u4").astype(np.uint32).reshape(len(col), num_perm)
+    ne = part.column("nonempty")
+    ne = (ne.combine_chunks() if isinstance(ne, pa.ChunkedArray) else ne).to_numpy(zero_copy_only=False)
+    return sig, ne.astype(bool)
+
+
 def near_duplicate_clusters(
     batches: Iterable["pa.RecordBatch"],
     *,
@@ -560,9 +579,13 @@ def near_duplicate_clusters(
     nonempty: list[np.ndarray] = []
     with _progress(progress, "near dedup") as advance:
         for part in _slices(batches, cfg.slice_rows):
-            sig, ne = signatures(
-                _column(part, "text"), num_perm=cfg.num_perm, ngram=cfg.ngram, seed=seed, chunk_bytes=cfg.chunk_bytes
-            )
+            if "signature" in part.schema.names:  # computed (and cached) by the engine
+                sig, ne = _stored_signatures(part, cfg.num_perm)
+            else:
+                sig, ne = signatures(
+                    _column(part, "text"), num_perm=cfg.num_perm, ngram=cfg.ngram, seed=seed,
+                    chunk_bytes=cfg.chunk_bytes
+                )
             store.append(sig)
             hashes.append(row_keys(sig))
             nonempty.append(ne)

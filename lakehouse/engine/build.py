@@ -252,3 +252,21 @@ def record_scores(session: "duckdb.DuckDBPyConnection", policy: str) -> "duckdb.
                      fn_path="lakehouse.engine.stages:quality_batch", result_columns=list(QUALITY_COLUMNS),
                      batch_rows=128)
     return session.sql(sql)
+
+
+def near_duplicates(session: "duckdb.DuckDBPyConnection", deduplicated: str, threshold: float | None) -> "pa.Table":
+    """Near-duplicate clusters of the exact survivors: MinHash signatures per distinct dedup text
+    from cache/minhash (computed on the engine where missing), then LSH + union-find in one pass
+    (lakehouse.dedup.near, set work)."""
+    from lakehouse.dedup import near_duplicate_clusters
+    from lakehouse.engine.stages import minhash_fingerprint
+
+    texts = (f"select sha256(coalesce(dedup_text, '')) as key, any_value(coalesce(dedup_text, '')) as text "
+             f"from {deduplicated} where is_exact_survivor group by 1")
+    sigs = cached_map(session, storage=_storage(), stage="minhash", fp=minhash_fingerprint(), inputs_sql=texts,
+                      fn_path="lakehouse.engine.stages:minhash_batch", result_columns=["signature", "nonempty"],
+                      batch_rows=2048, consumer="records")
+    source = session.cursor().execute(
+        f"select d.record_id, d.rank_key, s.signature, s.nonempty from {deduplicated} d "
+        f"join ({sigs}) s on s.key = sha256(coalesce(d.dedup_text, '')) where d.is_exact_survivor order by d.record_id")
+    return near_duplicate_clusters(source.to_arrow_reader(50_000), threshold=threshold)

@@ -258,3 +258,32 @@ def quality_fingerprint() -> str:
     from lakehouse.quality.batch import quality_fingerprint as fp
 
     return fingerprint("quality", fp())
+
+
+# -- near-dedup signatures ----------------------------------------------------------------------
+MINHASH_VERSION = "1"
+
+
+def minhash_fingerprint(threshold: float | None = None) -> str:
+    """What a signature depends on: the sketch settings of dedup.yml (not the LSH threshold)."""
+    from lakehouse.dedup.config import load_dedup_config
+    from lakehouse.engine.cache import fingerprint
+
+    cfg = load_dedup_config()
+    return fingerprint("minhash", MINHASH_VERSION, cfg.num_perm, cfg.ngram, cfg.short_text_tokens, cfg.char_ngram, 1)
+
+
+def minhash_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``text`` -> ``signature`` (num_perm uint32 values, little-endian bytes) and ``nonempty``."""
+    import numpy as np
+
+    from lakehouse.dedup.config import load_dedup_config
+    from lakehouse.dedup.sketch import signatures
+
+    cfg = load_dedup_config()
+    sig, ne = signatures(batch.column("text"), num_perm=cfg.num_perm, ngram=cfg.ngram, seed=1,
+                         chunk_bytes=cfg.chunk_bytes)
+    raw = np.ascontiguousarray(sig, dtype="<u4").view(np.uint8).reshape(len(sig), -1)
+    width = 4 * cfg.num_perm
+    arr = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(sig), [None, pa.py_buffer(raw.tobytes())])
+    return pa.record_batch([arr, pa.array(ne, pa.bool_())], names=["signature", "nonempty"])

@@ -1,24 +1,19 @@
 """Near-duplicate clusters over the exact-dedup survivors (MinHash LSH, lakehouse/dedup).
 
-Heavy set work done once over the whole table (not per row): record batches stream from DuckDB
-into ``near_duplicate_clusters``. One row per exact survivor: record_id, cluster_id (record_id of
-the cluster's survivor), is_survivor, kept_id, jaccard (estimated, to the survivor).
+Signatures are a per-record stage (lakehouse/engine, cached per sha256(dedup text) in
+cache/minhash); candidate generation, verification and union-find are set work done once over
+the whole table. One row per exact survivor: record_id, cluster_id (record_id of the cluster's
+survivor), is_survivor, kept_id, jaccard (estimated, to the survivor).
 """
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    deduplicated = dbt.ref("int_conversations_deduplicated")
+    dbt.ref("int_conversations_deduplicated")  # declares the dependency
+    deduplicated = ref("int_conversations_deduplicated", dbt_load_df_function=str)  # noqa: F821 (its SQL name)
 
-    from lakehouse.dedup import near_duplicate_clusters
+    from lakehouse.engine.build import near_duplicates
 
     threshold = dbt.config.get("near_dedup_threshold")
-    source = deduplicated.query(
-        "d",
-        "select record_id, coalesce(dedup_text, '') as text, rank_key from d "
-        "where is_exact_survivor order by record_id",
-    )
-    return near_duplicate_clusters(
-        source.fetch_record_batch(50_000),
-        threshold=float(threshold) if threshold not in (None, "", "None") else None,
-    )
+    return near_duplicates(session, deduplicated,
+                           float(threshold) if threshold not in (None, "", "None") else None)
