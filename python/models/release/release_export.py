@@ -18,8 +18,8 @@ def model(dbt, session):
     stages = dbt.ref("curriculum_stages")
     stats = dbt.ref("release_stats")
     near_removals = dbt.ref("near_duplicate_removals")
-
     registry = dbt.ref("dataset_registry")
+
     import pyarrow as pa
 
     from lakehouse.export.publish import ReleaseInputs, publish_release
@@ -28,8 +28,8 @@ def model(dbt, session):
     version = dbt.config.get("release_version") or None
     seed = int(dbt.config.get("split_seed") or 42)
     overwrite = str(dbt.config.get("release_overwrite")).lower() in ("true", "1", "yes")
-    result = publish_release(
     tokenizer = dbt.config.get("tokenizer") or None
+    result = publish_release(
         Storage.from_env(),
         ReleaseInputs(release=release, conversations=conversations, quarantine=quarantine, coverage=coverage,
                       stages=stages, stats=stats, near_removals=near_removals, registry=registry, gates=GATES,
