@@ -99,7 +99,8 @@ def reasoning(i: int, t: tuple[str, ...]) -> dict:
     question = (f"A client tells me: \"{opening}\" They add: \"{detail}\" How should I understand this, "
                 "and what would you explore first?")
     answer = (
-        f"Let's reason through it step by step.\n"
+        f"Thank you for bringing this case. It sounds like you're worried about getting this right for your "
+        f"client, and that makes sense: they are carrying a lot. Let's reason through it step by step.\n"
         f"Step 1 - what the client describes: {about}, and feeling {feeling}. The thought \"{thought}\" "
         f"seems to sit underneath it.\n"
         f"Step 2 - evidence: the detail that \"{detail[0].lower() + detail[1:]}\" shows how the pattern plays out "
@@ -108,11 +109,12 @@ def reasoning(i: int, t: tuple[str, ...]) -> dict:
         f"or both; ask about sleep, appetite, risk and support before settling on one.\n"
         f"Conclusion: start by reflecting the feeling and validating it, then explore the belief \"{thought}\" "
         f"with curiosity rather than arguing with it. You might ask: \"When you notice that thought, what "
-        f"happens next for you?\""
+        f"happens next for you?\" And what do you notice in yourself when your client says it?"
     )
     follow = f"What if the client says they feel {feeling.split(' and ')[0]} even talking about it?"
-    reply = (f"Then slow down and name it with them: it sounds like even putting {about} into words is hard. "
-             f"Ask what would help the conversation feel safer, and let them set the pace.")
+    reply = (f"That must be hard to sit with, for them and for you. Slow down and name it with them: it sounds "
+             f"like even putting {about} into words is painful. You could ask: \"What would help this "
+             f"conversation feel safer for you?\" and let them set the pace. How do you feel about trying that?")
     return {"id": f"synthetic-reasoning-{i:03d}", "messages": [
         {"role": "system", "content": "You are a clinical supervisor who explains your reasoning step by step."},
         {"role": "user", "content": question}, {"role": "assistant", "content": answer},
@@ -210,14 +212,16 @@ def persona(i: int, t: tuple[str, ...]) -> dict:
 # -- stage 1: sessions, one file each, top level = the turn list ----------------------------------------
 def session(t: tuple[str, ...]) -> list[dict]:
     key, opening, feeling, about, detail, thought = t
+    said = opening.rstrip(".?!")
+    told = detail[0].lower() + detail[1:].rstrip(".?!")
     return [
         {"role": "client", "content": opening, "annotation": ["disclosure"]},
-        {"role": "counselor", "content": f"It sounds like you've been feeling {feeling} with {about}. "
-                                         f"Can you tell me more about what that has been like?",
+        {"role": "counselor", "content": f"It sounds like {about} has left you feeling {feeling}. When you say "
+                                         f"\"{said}\", what has that been like for you?",
          "annotation": ["reflection", "open_question"]},
         {"role": "client", "content": detail, "annotation": ["elaboration"]},
-        {"role": "counselor", "content": f"That sounds really painful, and it makes sense that it stays with you. "
-                                         f"What goes through your mind in moments like that?",
+        {"role": "counselor", "content": f"So {told}. That sounds really painful, and it makes sense that it "
+                                         f"stays with you. What goes through your mind when that happens?",
          "annotation": ["validation", "open_question"]},
         {"role": "client", "content": f"I suppose I tell myself: {thought[0].lower() + thought[1:]}",
          "annotation": ["belief"]},

@@ -178,6 +178,8 @@ def test_truncation_is_reported_when_max_length_cuts(tiny: tuple[Path, Path, Pat
     cut = truncation_report("stage-1", ds, "sft", tok, full.longest - 3)
     assert cut.truncated_sequences >= 1 and 3 <= cut.truncated_tokens <= 3 * cut.truncated_sequences
     assert "tokens truncated" in cut.log_line()
+    tiny_cut = truncation_report("stage-1", ds, "sft", tok, 4)  # no reply token fits: the trainer would drop all
+    assert tiny_cut.dropped == 32 and "dropped" in tiny_cut.log_line()
     # phase A packing that splits long documents loses nothing
     a = release.stages("A")[0]
     text = stage_dataset(release, a, streaming=False, seed=0, cache_dir=str(tmp_path / "cache"))

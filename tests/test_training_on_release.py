@@ -25,6 +25,10 @@ def test_train_all_phases_on_a_built_release(local_root, tmp_path):
          license_tag="Apache-2.0")
     land([str(FIX / "speeches_sotu" / "1990_george_bush_r.txt")], source="sotu", family="video_transcripts",
          license_tag="public-domain")
+    # the Release-0 families of stages 2-4 (required by the coverage gate): the bundled synthetic samples
+    for folder, family in (("cot_reasoning", "cot_reasoning"), ("edge_cases", "edge_case_generator"),
+                           ("voice_persona", "voice_persona")):
+        land([str(REPO / "samples" / folder)], source=f"bundled_{folder}", family=family, license_tag="CC0-1.0")
     res = run_dbt(tmp_path / "w", vars={"release_version": "v-train", "distribution_min_records": 100000})
     assert res.ok, res.output[-4000:]
 
@@ -36,15 +40,18 @@ def test_train_all_phases_on_a_built_release(local_root, tmp_path):
 
     from lakehouse.training.tiny import build_tiny_model
 
-    model = build_tiny_model(texts, tmp_path / "tiny", vocab_size=400)
+    model = build_tiny_model(texts, tmp_path / "tiny", vocab_size=400, max_position_embeddings=2048)
     out = tmp_path / "out"
     p = subprocess.run([sys.executable, "-m", "lakehouse.training", "--release", "v-train", "--model", str(model),
-                        "--output", str(out), "--phase", "all", "--max-steps", "2", "--batch-size", "2",
-                        "--max-length", "128", "--save-steps", "100", "--allow-unsigned"],
+                        "--output", str(out), "--phase", "all", "--max-steps", "20", "--batch-size", "2",
+                        "--max-length", "1024", "--save-steps", "100", "--allow-unsigned"],
                        capture_output=True, text=True, timeout=900, cwd=str(REPO))
     assert p.returncode == 0, (p.stdout + p.stderr)[-4000:]
     states = sorted(str(s.relative_to(out)) for s in out.rglob("state.json"))
     sft_stages = [s["stage"] for s in cur["phases"][1]["stages"]]
-    assert len(states) == 1 + len(sft_stages) + 1, states   # A, each SFT stage, C
+    assert len(states) == 1 + len(sft_stages) + 1, states   # A, each SFT stage (its share of 20 steps), C
+    assert [s["stage"] for s in cur["phases"][1]["stages"]][:4] == [1, 2, 3, 4]  # Release 0: stages 1-4
+    steps = {s.parent.name: json.loads(s.read_text())["global_step"] for s in out.rglob("state.json")}
+    assert sum(v for k, v in steps.items() if k.startswith("stage-")) == 20 and steps["phase-A"] == 20
     metrics = (out / "metrics.csv").read_text()
     assert "loss" in metrics

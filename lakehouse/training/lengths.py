@@ -23,6 +23,7 @@ class TruncationReport:
     tokens: int = 0
     truncated_sequences: int = 0
     truncated_tokens: int = 0
+    dropped: int = 0             # SFT: no assistant token left within max_length (the trainer drops them)
     longest: int = 0
     note: str = ""
 
@@ -38,7 +39,8 @@ class TruncationReport:
             return f"{self.stage}: truncation not measured ({self.note})"
         return (f"{self.stage}: {self.truncated_sequences} of {self.sequences} sequences longer than --max-length "
                 f"{self.max_length}: {self.truncated_tokens} of {self.tokens} tokens truncated ({self.share:.2%}), "
-                f"longest {self.longest}" + (f"; {self.note}" if self.note else ""))
+                f"longest {self.longest}" + (f"; {self.dropped} left without an assistant token and dropped"
+                                             if self.dropped else "") + (f"; {self.note}" if self.note else ""))
 
 
 def _chat_lengths(tokenizer: Any, conversations: list[list[dict[str, str]]]) -> list[int]:
@@ -63,6 +65,18 @@ def sequence_lengths(batch: dict[str, list[Any]], kind: str, tokenizer: Any) -> 
     raise ValueError(f"unknown kind {kind!r}")
 
 
+def first_reply_offsets(batch: dict[str, list[Any]], tokenizer: Any) -> list[int]:
+    """SFT: tokens before the first assistant reply starts (its prompt, with the generation header)."""
+    prompts = []
+    for msgs in batch["messages"]:
+        k = next((i for i, m in enumerate(msgs) if m["role"] == "assistant"), len(msgs))
+        prompts.append(msgs[:k])
+    ids = tokenizer.apply_chat_template(prompts, tokenize=True, add_generation_prompt=True)
+    if isinstance(ids, dict) or hasattr(ids, "keys"):
+        ids = ids["input_ids"]
+    return [len(x) for x in ids]
+
+
 def _batches(ds: Any) -> Iterable[dict[str, list[Any]]]:
     return ds.iter(batch_size=BATCH)
 
@@ -78,6 +92,8 @@ def truncation_report(stage: str, ds: Any, kind: str, tokenizer: Any, max_length
     for batch in _batches(ds):
         lengths = sequence_lengths(batch, kind, tokenizer)
         rep.examples += len(next(iter(batch.values())))
+        if kind == "sft":
+            rep.dropped += sum(1 for n in first_reply_offsets(batch, tokenizer) if n >= max_length)
         for n in lengths:
             rep.sequences += 1
             rep.tokens += n

@@ -330,6 +330,9 @@ def train_stage(cfg: TrainConfig, release: Release, spec: StageSpec, init: Model
     trunc = truncation_report(spec.dirname, train_ds, data_kind, tokenizer, cfg.max_length,
                               packing_strategy=cfg.packing_strategy if cfg.packing else None)
     log.info("%s", trunc.log_line())
+    if trunc.examples and trunc.dropped == trunc.examples:
+        raise TrainingConfigError(f"{spec.dirname}: every example's first assistant reply starts beyond --max-length "
+                                  f"{cfg.max_length} (longest sequence {trunc.longest} tokens): raise --max-length")
     stage_dir.mkdir(parents=True, exist_ok=True)
     _write_json(stage_dir / "truncation.json", trunc.to_dict())
     model = load_model(init, cfg)
