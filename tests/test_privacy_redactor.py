@@ -149,7 +149,7 @@ def test_cache_second_call_does_no_analysis(redactor: Redactor, monkeypatch: pyt
 
 def test_duplicate_messages_analysed_once() -> None:
     r = Redactor(load_privacy_config())
-    r._analyzer = get_redactor().analyzer  # share the loaded engine, fresh cache
+    r._analyzer = get_redactor().engine  # share the loaded engine, fresh cache
     r._stop_words = get_redactor()._stop_words
     r.redact_texts(["Same text, Dr. Ola Berg."] * 5 + ["Other text."])
     assert r.stats["analyzed"] == 2 + 1  # 2 distinct originals + 1 changed text re-scanned
@@ -157,7 +157,7 @@ def test_duplicate_messages_analysed_once() -> None:
 
 def test_long_text_chunks_keep_offsets() -> None:
     r = Redactor(load_privacy_config(chunk_chars=400))
-    r._analyzer = get_redactor().analyzer
+    r._analyzer = get_redactor().engine
     r._stop_words = get_redactor()._stop_words
     filler = "I went for a walk and felt a little better afterwards. " * 12
     text = f"Dr. Helena Vasquez called. {filler}Email helena.v@example.org. {filler}Helena said to call 555-303-8812."

@@ -361,17 +361,26 @@ class FastAnalyzer:
                             if gcfg.get("names_open_sentences", True) else frozenset())
         self._windows = gate.ner_windows
 
-    def windows(self, text: str) -> list[tuple[int, int]]:
+    def windows(self, text: str, near_placeholder: bool = False) -> list[tuple[int, int]]:
+        """NER windows of a text; ``near_placeholder``: only those holding a <TAG_n> placeholder
+        (the residual pass: what replacing a span may have revealed, "<ADDRESS_1> in Port X")."""
         if not self.gate_enabled:
-            return [(0, len(text))] if text.strip() else []
-        return self._windows(text, self.skip_words, self.common_words, self.first_names)
+            wins = [(0, len(text))] if text.strip() else []
+        else:
+            wins = self._windows(text, self.skip_words, self.common_words, self.first_names)
+        if near_placeholder:
+            from .patterns import PLACEHOLDER_RE
 
-    def analyze_batch(self, texts: Sequence[str]) -> list[list[Hit]]:
+            wins = [(s, e) for s, e in wins if PLACEHOLDER_RE.search(text, s, e)]
+        return wins
+
+    def analyze_batch(self, texts: Sequence[str], residual: bool = False) -> list[list[Hit]]:
+        """Hits per text. ``residual``: NER only on windows next to a placeholder (see windows())."""
         cfg = self.config
         out: list[list[Hit]] = [[] for _ in texts]
         jobs: list[tuple[int, int, str]] = []
         for i, t in enumerate(texts):
-            jobs.extend((i, s, t[s:e]) for s, e in self.windows(t))
+            jobs.extend((i, s, t[s:e]) for s, e in self.windows(t, near_placeholder=residual))
         labels, score = cfg.ner_labels, cfg.ner_score
         for (i, off, _), doc in zip(jobs, self.nlp.pipe([j[2] for j in jobs], batch_size=cfg.batch_size)):
             for ent in doc.ents:

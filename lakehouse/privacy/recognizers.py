@@ -42,6 +42,9 @@ class NameShapeFinder:
     AFTER_ONE = re.compile(r"[ \t]*(?::(?![/\d])|,[ \t]+(?:can|could|would|will|please)\b|[ \t]+(?:and|&)[ \t]+[A-Z]|'s\b|’s\b|[ \t]+(?:is|was|had|has|began|spent|said|says|told|shouted|wrote|gave|went|came|called|left|wants|wanted|thinks|thought|asked|lives|lived|works|worked)\b)")
     BEFORE_ONE = re.compile(r"(?i:\b(?:and|by|to|at|with|from|than|of|for|my|our|his|her|kid|son|daughter|name is|name's|name:|early|dear|hi|hello|hey|thanks|thank you|love|,)[ \t]*)$")
 
+    SPEAKER = re.compile(r"[ \t]*:(?![/\d])")
+    NAMING = re.compile(r"(?i:\b(?:name is|name's|named|called|dear|hi|hello|hey|my (?:kid|son|daughter|sister|brother|friend))[ \t:,]*)$")
+
     def __init__(self, common: AbstractSet[str], first: AbstractSet[str], last: AbstractSet[str],
                  places: AbstractSet[str], skip: AbstractSet[str]):
         self.common, self.first, self.last, self.places, self.skip = common, first, last, places, skip
@@ -60,7 +63,9 @@ class NameShapeFinder:
         out: list[tuple[int, int]] = []
         for m in _RUN.finditer(text):
             s, e = m.span()
-            words = re.findall(rf"{_CAP}|{_INITIAL}", m.group(0))
+            if text[e - 2:e] in ("'s", "’s"):
+                e -= 2  # "Wierzbicki's lawyer": the possessive stays
+            words = re.findall(rf"{_CAP}|{_INITIAL}", text[s:e])
             # drop leading words that cannot be part of a name ("Honestly Sarah", "Directed By")
             while words and not (len(words[0].rstrip(".")) == 1 or self._word_ok(words[0])):
                 s = text.index(words[0], s) + len(words[0])
@@ -80,11 +85,12 @@ class NameShapeFinder:
             low = w.lower()
             if len(low) < 3 or low in self.places:
                 continue
-            slot = bool(self.AFTER_ONE.match(text, e)) or bool(self.BEFORE_ONE.search(text, max(0, s - 14), s))
-            if not slot:
-                continue
-            if self._strong(w) or (low in self.first and not _is_start(text, s)):
-                out.append((s, e))
+            if self._strong(w):
+                if self.AFTER_ONE.match(text, e) or self.BEFORE_ONE.search(text, max(0, s - 14), s):
+                    out.append((s, e))
+            elif low in self.first and (self.SPEAKER.match(text, e) and _is_start(text, s)
+                                        or self.NAMING.search(text, max(0, s - 14), s)):
+                out.append((s, e))  # an ordinary word ("Grace", "Will") only where the text marks a name
         return out
 
 

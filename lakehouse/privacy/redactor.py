@@ -149,13 +149,13 @@ class Redactor:
             keep.append(Finding(r.entity_type, r.start + offset, r.end + offset, round(float(r.score), 4)))
         return keep
 
-    def _analyze_uncached(self, texts: Sequence[str]) -> list[tuple[Finding, ...]]:
+    def _analyze_uncached(self, texts: Sequence[str], residual: bool = False) -> list[tuple[Finding, ...]]:
         engine = self.engine
         pieces: list[tuple[int, int, str]] = []  # (text index, offset, chunk)
         for i, t in enumerate(texts):
             pieces.extend((i, off, chunk) for off, chunk in split_chunks(t, self.config.chunk_chars))
         found: list[list[Finding]] = [[] for _ in texts]
-        for (i, off, chunk), res in zip(pieces, engine.analyze_batch([p[2] for p in pieces])):
+        for (i, off, chunk), res in zip(pieces, engine.analyze_batch([p[2] for p in pieces], residual=residual)):
             found[i].extend(self._clean(chunk, res, off))
         self.stats["analyzed"] += len(texts)
         return [tuple(resolve_overlaps(f)) for f in found]
@@ -259,7 +259,7 @@ class Redactor:
         for _ in range(cfg.residual_passes):
             if not changed:
                 break
-            residual = self.scan([states[si][0][mi] for si, mi in changed])
+            residual = self._residual_scan([states[si][0][mi] for si, mi in changed])
             again = []
             for (si, mi), fs in zip(changed, residual):
                 if fs:
@@ -311,6 +311,19 @@ class Redactor:
     def detect_texts(self, texts: Sequence[str]) -> list[list[Finding]]:
         """The spans redact_texts would replace."""
         return [self._scope_findings([t], [fs])[0] for t, fs in zip(texts, self.analyze(texts))]
+
+    def _residual_scan(self, texts: Sequence[str]) -> list[list[Finding]]:
+        """The residual pass over redacted texts: every pattern/cue recognizer, but the NER only
+        on the sentences next to a placeholder (``residual_ner: near_placeholder``; ``full``
+        re-reads every candidate sentence, like :meth:`scan`). Not cached: redacted texts are
+        per-scope, and the result depends only on the redacted text and the config."""
+        if self.config.residual_ner == "full":
+            return self.scan(texts)
+        out: list[list[Finding]] = []
+        for t, fs in zip(texts, self._analyze_uncached(texts, residual=True)):
+            spans = [m.span() for m in PLACEHOLDER_RE.finditer(t)]
+            out.append([f for f in fs if not overlaps_placeholder(t, f, spans)])
+        return out
 
     def scan(self, texts: Sequence[str]) -> list[list[Finding]]:
         """Residual scan: findings above threshold, ignoring <TAG_n> placeholders. Offsets only, no text."""
