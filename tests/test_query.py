@@ -181,8 +181,9 @@ def test_engine_confines_the_session_even_without_the_checks(lake, tmp_path, mon
             with pytest.raises(duckdb.Error, match="locked"):
                 s.con.execute(f"set {setting}")
         cols = s.columns("quarantine")
-        assert "raw_record" not in cols and "quarantine_reason" not in cols
-        assert {"record_id", "reason_code", "source_name", "source_key", "file_sha256"} <= set(cols)
+        assert "raw_record" not in cols and "quarantine_reason" not in cols and "source_key" not in cols
+        assert {"record_id", "reason_code", "source_name", "file_sha256", "row_number"} <= set(cols)
+        assert "source_key" not in s.columns("landings") and "rows_read" in s.columns("landings")
     with QuerySession(st, allow_raw=True) as s:
         assert s.con.execute(f"select count(*) from read_parquet('{raw_files}')").fetchone()[0] == 7
         with pytest.raises(duckdb.Error, match="Permission|disabled"):

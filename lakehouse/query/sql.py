@@ -29,7 +29,7 @@ import shutil
 import tempfile
 from typing import TYPE_CHECKING, Any
 
-from lakehouse.query.views import QUARANTINE_TEXT_COLUMNS, RAW_VIEW_PREFIX, create_views, describe_views, missing_hint, sql_str
+from lakehouse.query.views import RAW_VIEW_PREFIX, RESTRICTED_COLUMNS, create_views, describe_views, missing_hint, sql_str
 from lakehouse.storage import CATALOG_PREFIX, CURATED_PREFIX, QUARANTINE_PREFIX, RAW_PREFIX, RELEASES_PREFIX, Storage, describe_error
 
 if TYPE_CHECKING:
@@ -360,8 +360,10 @@ class QuerySession:
             raise QueryError(str(e).strip()) from None
         except duckdb.BinderException as e:
             msg = str(e).strip()
-            if not self.allow_raw and any(f'"{c}"' in msg for c in QUARANTINE_TEXT_COLUMNS):
-                raise QueryError(f"{msg}\n(quarantine text columns need --allow-raw; its use is logged)") from None
+            hidden = {c for cols in RESTRICTED_COLUMNS.values() for c in cols}
+            if not self.allow_raw and any(f'"{c}"' in msg for c in hidden):
+                raise QueryError(f"{msg}\n(original text and file names (quarantine.raw_record, quarantine_reason, "
+                                 "source_key of quarantine and landings) need --allow-raw; its use is logged)") from None
             raise QueryError(msg) from None
         except duckdb.Error as e:
             raise QueryError(str(e).strip()) from None
@@ -401,7 +403,7 @@ def sandbox(con: "duckdb.DuckDBPyConnection", storage: Storage, *, allow_raw: bo
 def is_gated_view(name: str) -> bool:
     """Views that expose original text with ``--allow-raw``."""
     n = name.lower()
-    return n.startswith(RAW_VIEW_PREFIX) or n == "quarantine"
+    return n.startswith(RAW_VIEW_PREFIX) or n in RESTRICTED_COLUMNS
 
 
 def audit_log_location(storage: Storage) -> str:

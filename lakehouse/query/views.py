@@ -22,6 +22,12 @@ BUILD_HINT = "build the release first: `dbt build --select release` (or `lakehou
 RAW_VIEW_PREFIX = "raw_"
 # columns of quarantine/records that hold original text (or may echo it): only with --allow-raw
 QUARANTINE_TEXT_COLUMNS = ("raw_record", "quarantine_reason")
+# per view, the columns hidden without --allow-raw: text, and the landed file's own name (source_key),
+# which can name a person (jane.doe@...jsonl); the curated tables carry its redacted form
+RESTRICTED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "quarantine": QUARANTINE_TEXT_COLUMNS + ("source_key",),
+    "landings": ("source_key",),
+}
 
 
 @dataclass(frozen=True)
@@ -183,10 +189,11 @@ def create_views(con: "duckdb.DuckDBPyConnection", storage: Storage, *, allow_ra
         if delta_exists(storage, v.key):
             sql = delta_view_sql(storage, v.key)
             what = kind
-            if v.name == "quarantine" and not allow_raw:
-                cols = [c for c in _scan_columns(con, sql) if c not in QUARANTINE_TEXT_COLUMNS]
+            if v.name in RESTRICTED_COLUMNS and not allow_raw:
+                cols = [c for c in _scan_columns(con, sql) if c not in RESTRICTED_COLUMNS[v.name]]
                 sql = f"select {', '.join(ident(c) for c in cols)} from ({sql})"
-                what = "table" if materialize_restricted else kind
+                # quarantine/ is outside the sandbox's directories: read once into memory
+                what = "table" if materialize_restricted and v.name == "quarantine" else kind
             con.execute(f"create or replace {what} {ident(v.name)} as {sql}")
             created.append(v.name)
     if allow_raw:
