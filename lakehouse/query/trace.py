@@ -139,7 +139,9 @@ class _Lookup:
                order: str | None = None) -> list[dict[str, Any]]:
         if not self.has(view):
             return []
-        cols = [c for c in self.column_types(view) if text or c not in TEXT_COLUMNS]
+        # the landed file name is shown only as the curated (redacted) form of conversations
+        cols = [c for c in self.column_types(view) if (text or c not in TEXT_COLUMNS)
+                and not (c == "source_key" and view != "conversations")]
         sql = f"select {', '.join(ident(c) for c in cols)} from {ident(view)} where {where}"
         if order:
             sql += f" order by {order}"
