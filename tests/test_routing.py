@@ -3,6 +3,7 @@ derived from one source record share a cluster and a split (one dbt build, ~1 mi
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -25,8 +26,24 @@ def words(rng: random.Random, n: int = 9) -> str:
 
 
 def conversation(seed: int, turns: int) -> list[dict]:
+    """Distinct (random content words) and empathic, coherent replies: they pass the stage-1 quality thresholds."""
     rng = random.Random(seed)
-    return [{"role": "user" if t % 2 == 0 else "assistant", "content": f"{words(rng)}?"} for t in range(turns)]
+    out: list[dict] = []
+    for _ in range(turns // 2):
+        w = words(rng, 6)
+        out += [{"role": "user", "content": f"Lately I keep thinking about {w} and I feel tired."},
+                {"role": "assistant", "content": f"It sounds like {w} has been weighing on you, and that sounds "
+                                                 "really hard. What has that been like for you?"}]
+    return out
+
+
+def qa_row(seed: int) -> dict:
+    """One question with three distinct answers (several records of one source record)."""
+    rng = random.Random(seed)
+    w = words(rng, 6)
+    answers = [f"It sounds like {w} has been weighing on you, and that sounds really hard. When {words(rng, 5)} "
+               f"happens, what do you notice about {w.split()[k]}?" for k in range(3)]
+    return {"question": f"Lately I keep thinking about {w} and I feel tired.", "answers": answers}
 
 
 @pytest.fixture(scope="module")
@@ -49,15 +66,23 @@ def routed(tmp_path_factory: pytest.TempPathFactory):
         ("pairs", "voice_persona"): [{"messages": conversation(500 + i, 2), "metadata": {"derived_from": f"talk-1#{i}"}}
                                      for i in range(30)],
         # one Q/A row with several answers: several records of one source record
-        ("qa", "mental_health_datasets"): [{"question": words(random.Random(600 + i)),
-                                            "answers": [words(random.Random(700 + 10 * i + k)) for k in range(3)]}
-                                           for i in range(20)],
+        ("qa", "mental_health_datasets"): [qa_row(600 + i) for i in range(20)],
     }
     for (source, family), rows in files.items():
         p = inputs / f"{source}.jsonl"
         write_jsonl(p, rows)
         rep = land([str(p)], source=source, family=family, license_tag="CC0-1.0")
         assert rep.files[0].status == "landed", rep.files[0].error
+    # a folder of JSON files, each one session's list of turns with speaker codes: one conversation per file
+    sessions = inputs / "sessions"
+    sessions.mkdir()
+    for i in range(3):
+        turns = [{"role": "P1" if m["role"] == "user" else "P2", "content": m["content"], "annotation": []}
+                 for m in conversation(800 + i, 6)]
+        (sessions / f"s{i}.json").write_text(json.dumps(turns))
+    rep = land([str(sessions)], source="sessions", family="mental_health_datasets", license_tag="CC0-1.0")
+    assert [f.status for f in rep.files] == ["landed"] * 3
+    assert all("roles inferred from turn order" in (f.shape_reason or "") for f in rep.files)
     work = tmp / "work"
     res = run_dbt(work, vars={"release_version": "v-routing", "coverage_waivers": RELEASE0,
                               "distribution_min_records": 100000, "pii_residual_scan": False})
@@ -123,3 +148,12 @@ def test_gate_split_catches_a_share_holdout_outside_test(routed) -> None:
     out = run_dbt(work, command="test", select="gate_split_release_conversations*",
                   env={"LAKEHOUSE_ROOT": str(tmp / "lake")})
     assert not out.ok and "Failure in test gate_split_release_conversations" in out.output
+
+
+def test_a_folder_of_turn_files_gives_one_conversation_per_file(routed) -> None:
+    _, work, res = routed
+    assert res.ok, res.output[-4000:]
+    rows = _q(work, "select source_key, n_turns, [m.role for m in messages] from release_conversations "
+                    "where source_name = 'sessions' order by source_key")
+    assert len(rows) == 3 and {r[0].rsplit('/', 1)[-1] for r in rows} == {"s0.json", "s1.json", "s2.json"}
+    assert all(r[1] == 6 and r[2] == ["user", "assistant"] * 3 for r in rows)
