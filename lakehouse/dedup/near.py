@@ -539,6 +539,8 @@ def _stored_signatures(part: "pa.RecordBatch | pa.Table", num_perm: int) -> tupl
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()
     width = 4 * num_perm
+    if col.type != pa.binary(width) and (pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type)):
+        col = col.cast(pa.binary(width))  # a BLOB read back through DuckDB (fails on a wrong length)
     if col.null_count or col.type != pa.binary(width):
         raise ValueError(f"signature column must be non-null fixed_size_binary[{width}]")
     data = np.frombuffer(col.buffers()[1], dtype=np.uint8)[col.offset * width:(col.offset + len(col)) * width]
