@@ -111,7 +111,7 @@ def main() -> None:
     (work / "in").mkdir(parents=True)
     n_new = int(args.n * args.new_share)
     records = list(generate_corpus(args.n + n_new, seed=7, exact_dup_rate=0.02, near_dup_rate=0.03,
-                                   cross_family_rate=0.0, families=("mental_health_datasets",)))
+                                   cross_family_rate=0.0, families=("cptsd",)))
     for r in records:
         r.pop("planted", None)
     write_jsonl(work / "in" / "base.jsonl", records[: args.n])
@@ -120,7 +120,7 @@ def main() -> None:
                LAKEHOUSE_PROJECT_DIR=str(REPO), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
     report: dict[str, object] = {"n": args.n, "new": n_new, "cpus": os.cpu_count()}
     lh = str(BIN / "lakehouse")
-    land = [lh, "land", "--source", "synth", "--family", "mental_health_datasets", "--license", "CC0-1.0"]
+    land = [lh, "land", "--source", "synth", "--family", "cptsd", "--license", "CC0-1.0"]  # no empathy threshold: synthetic templates would not reach redaction
     vars_ = json.dumps({"coverage_waivers": ["cot_reasoning", "edge_case_generator", "voice_persona"],
                         "distribution_min_records": 10**9})
     if not args.skip_builds:

@@ -78,6 +78,7 @@ class ReleaseInputs:
     registry: "duckdb.DuckDBPyRelation | None" = None      # dataset_registry seed (coverage matrix)
     gates: list[str] = field(default_factory=list)
     tokenizer: str | None = None                            # local tokenizer folder for the report's token counts
+    bias_baseline: str | None = None                        # release whose reports/bias.json is the baseline
 
 
 @dataclass
@@ -287,6 +288,23 @@ def _card(inputs: ReleaseInputs, counts: dict[str, Any], schemas: dict[str, Any]
                                   provenance=provenance, gates=list(inputs.gates), split_bytes=split_bytes))
 
 
+def _bias(storage: Storage, inputs: ReleaseInputs) -> dict[str, Any]:
+    """reports/bias.json (lakehouse.review.bias): mention rates, stereotype flags and languages by
+    family and split, against the ``bias_baseline_release`` when one is named. Never names this
+    release, so rebuilds stay byte-identical."""
+    from lakehouse.review.bias import bias_report, load_bias_report
+
+    cols = "family, split, kind, messages, prompt, chosen, rejected, text"
+    reader = inputs.release.query("r", f"select {cols} from r order by record_id").fetch_record_batch(4096)
+
+    def rows() -> Any:
+        for batch in reader:
+            yield from batch.to_pylist()
+
+    baseline = load_bias_report(storage, inputs.bias_baseline) if inputs.bias_baseline else None
+    return bias_report(rows(), baseline)
+
+
 def _curated_tables(storage: Storage, inputs: ReleaseInputs) -> None:
     from deltalake import write_deltalake
 
@@ -326,6 +344,7 @@ def publish_release(storage: Storage, inputs: ReleaseInputs, *, version: str | N
         if inputs.near_removals is not None:
             n = _rows(inputs.near_removals, "select count(*) as n, round(avg(jaccard), 4) as mean_jaccard from r")[0]
             reports["dedup"] = {"near_duplicates_removed": int(n["n"]), "mean_jaccard": n["mean_jaccard"]}
+        reports["bias"] = _bias(storage, inputs)
         if inputs.coverage is not None:
             sources = _rows(inputs.coverage, "select * from r order by source_name")
             for src in sources:
@@ -336,6 +355,11 @@ def publish_release(storage: Storage, inputs: ReleaseInputs, *, version: str | N
             w = HashingWriter(os.path.join(staging, name), name)
             w.write_all(_json_bytes(obj), records=0)
             entries.append(w.close())
+        # voice personas registered under the lakehouse root travel with the release (issue 16)
+        from lakehouse.generate.persona import registered_profiles
+
+        for key, data in registered_profiles(storage):
+            entries.append(write_bytes_entry(staging, key, data))
         parquet_entries, schemas, parquet_files = _write_parquet(staging, entries)
         entries += parquet_entries
         provenance = release_provenance(inputs.release)

@@ -6,12 +6,13 @@ a failing gate skips this model, so nothing is published. Returns one row per pu
 
 import os
 
-GATES = ["coverage", "leakage", "distribution", "pii", "provenance", "hash", "split", "stats"]
+GATES = ["coverage", "leakage", "distribution", "quality", "pii", "provenance", "hash", "split", "stats"]
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     release = dbt.ref("release_conversations")
+    dbt.ref("release_pii_residual")  # the PII gate's final scan: publish only after it
     conversations = dbt.ref("conversations")
     quarantine = dbt.ref("quarantine")
     coverage = dbt.ref("coverage")
@@ -29,11 +30,12 @@ def model(dbt, session):
     seed = int(dbt.config.get("split_seed") or 42)
     overwrite = str(dbt.config.get("release_overwrite")).lower() in ("true", "1", "yes")
     tokenizer = dbt.config.get("tokenizer") or None
+    bias_baseline = dbt.config.get("bias_baseline_release") or None
     result = publish_release(
         Storage.from_env(),
         ReleaseInputs(release=release, conversations=conversations, quarantine=quarantine, coverage=coverage,
                       stages=stages, stats=stats, near_removals=near_removals, registry=registry, gates=GATES,
-                      tokenizer=tokenizer),
+                      tokenizer=tokenizer, bias_baseline=bias_baseline),
         version=version, seed=seed, overwrite=overwrite,
         project_dir=os.environ.get("LAKEHOUSE_PROJECT_DIR") or os.getcwd(),
     )
