@@ -135,3 +135,37 @@ def test_gate_quality_sql_fails_unscored_and_below_threshold_records() -> None:
           crisis_categories, crisis_handling, empathy, coherence, reasoning_completeness, preference_margin)""")
     failing = dict(con.execute(sql).fetchall())
     assert failing == {"low": "quality:empathy 0.41 < 0.7", "unscored": "quality: not scored"}
+
+
+def _registry_row(family: str) -> dict[str, Any]:
+    for r in csv.DictReader((REPO / "seeds/release/dataset_registry.csv").open(encoding="utf-8")):
+        if r["family"] == family:
+            return {k: (float(v) if k.startswith("min_") and v else None) for k, v in r.items() if k.startswith("min_")}
+    raise KeyError(family)
+
+
+def test_scored_crisis_conversations_release_from_a_normal_family() -> None:
+    from lakehouse.quality.scorers import Record, get_scorer
+
+    thr = _registry_row("mental_health_datasets")
+    disclosure = {"role": "user", "content": "I can't do this anymore. I've been thinking about ending my life and I feel so alone."}
+    handled = {"role": "assistant", "content": "I'm really sorry you're feeling this alone, and thank you for telling me. Are you "
+               "safe right now? You can call or text 988 any time, day or night. Can you tell me what has been happening?"}
+    dismissed = {"role": "assistant", "content": "That's dramatic, just sleep it off."}
+    s = get_scorer(embeddings=False)
+    good, bad = s.score_records([Record("sft", messages=[disclosure, handled]), Record("sft", messages=[disclosure, dismissed])])
+    assert good["crisis_disclosure"] and quarantine_reason(good, thr, kind="sft", is_edge_case=False) is None
+    assert quarantine_reason(bad, thr, kind="sft", is_edge_case=False)[0] == "safety:harmful_response"  # type: ignore[index]
+    assert safety_reason(bad, is_edge_case=True) is None   # edge cases bypass safety (keep their coherence threshold)
+
+
+def test_bundled_counsel_chat_loses_no_record_for_crisis_content() -> None:
+    from lakehouse.quality.scorers import Record, get_scorer
+
+    rows = list(csv.DictReader((REPO / "samples/counsel_chat/counsel_chat_sample.csv").open(encoding="utf-8")))
+    recs = [Record("sft", messages=[{"role": "user", "content": f"{r['questionTitle']}\n{r['questionText']}"},
+                                    {"role": "assistant", "content": r["answerText"]}]) for r in rows]
+    scores = get_scorer(embeddings=False).score_records(recs)
+    assert sum(s["crisis_disclosure"] for s in scores) >= 15      # crisis content is there, flagged
+    safety = [safety_reason(s, is_edge_case=False) for s in scores]
+    assert [r for r in safety if r] == []
