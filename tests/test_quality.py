@@ -173,6 +173,8 @@ def test_fingerprint_and_metadata() -> None:
     assert a["scorer"] == "lakehouse.quality" and a["version"] and len(a["config_hash"]) == 64
     assert a["key"] != b["key"] and a["config_hash"] != b["config_hash"]
     assert quality_fingerprint() == a
+    assert quality_fingerprint(model={"threads": 2, "cache_size": 10})["config_hash"] == a["config_hash"]
+    assert quality_fingerprint(model={"max_tokens": 64})["config_hash"] != a["config_hash"]
     row = score_batch(batch_of([{"kind": "sft", "messages": conv(("user", CLIENT), ("assistant", EMPATHIC))}]),
                       embeddings=False).to_pylist()[0]
     meta = quality_metadata(row)

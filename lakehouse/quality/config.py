@@ -13,6 +13,7 @@ _TOP = ("scorer", "version", "lexicon", "embeddings", "model", "relevance", "emp
         "crisis_handling", "reasoning", "preference", "backends")
 _LEXICON_TOP = ("mechanisms", "emotion_words", "harmful", "crisis_handling", "reasoning", "stopwords")
 BACKEND_KINDS = ("judge", "hf_classifier")
+_NON_SEMANTIC = ("threads", "cache_size")
 
 
 class QualityConfigError(ValueError):
@@ -73,7 +74,9 @@ def parse_quality_config(raw: Mapping[str, Any], lexicon: Mapping[str, Any], saf
     for name, spec in (raw.get("backends") or {}).items():
         if not isinstance(spec, Mapping) or spec.get("kind") not in BACKEND_KINDS:
             raise QualityConfigError(f"quality backends.{name}: kind must be one of {BACKEND_KINDS}")
-    canon = {"quality": raw, "lexicon": lexicon, "safety": safety_hash}
+    # threads / cache size change speed, never scores: left out of the hash (no needless re-scoring)
+    semantic = {**raw, "model": {k: v for k, v in (raw.get("model") or {}).items() if k not in _NON_SEMANTIC}}
+    canon = {"quality": semantic, "lexicon": lexicon, "safety": safety_hash}
     h = hashlib.sha256(_canon(canon).encode("utf-8")).hexdigest()
     return QualityConfig(raw=json.loads(_canon(raw)), lexicon=json.loads(_canon(lexicon)), safety_hash=safety_hash,
                          source=source, _hash=h)
