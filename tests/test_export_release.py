@@ -204,7 +204,7 @@ def test_republishing_gives_identical_bytes(rel, tmp_path):
     con = duckdb.connect(str(rel.work / "dbt" / "lakehouse.duckdb"), read_only=True)
     t = con.table
     root = str(tmp_path / "again")
-    gates = ["coverage", "leakage", "distribution", "pii", "provenance", "hash", "split", "stats"]
+    gates = ["coverage", "leakage", "distribution", "quality", "pii", "provenance", "hash", "split", "stats"]
     res = publish_release(Storage(Settings(root=root)), ReleaseInputs(
         release=t("release_conversations"), conversations=t("conversations"), quarantine=t("quarantine"),
         coverage=t("coverage"), stages=t("curriculum_stages"), stats=t("release_stats"),

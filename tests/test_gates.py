@@ -22,7 +22,7 @@ from lakehouse.synth import generate_corpus, write_jsonl
 from pipeline_helpers import run_dbt
 
 pytestmark = pytest.mark.dbt
-GATES = ["coverage", "leakage", "distribution", "pii", "provenance", "hash", "split", "stats"]
+GATES = ["coverage", "leakage", "distribution", "quality", "pii", "provenance", "hash", "split", "stats"]
 
 
 def therapy(i: int, extra: str = "") -> dict:
