@@ -42,12 +42,15 @@ def write_inputs(base: Path) -> dict[str, Path]:
     base.mkdir(parents=True, exist_ok=True)
     clinic = [json.dumps(_chat(i, t)) for i, t in enumerate(TOPICS)]
     clinic[-1] = clinic[-1].replace("Mostly that", "Mostly that I\u00e2\u20ac\u2122m sure")   # mojibake of I’m
-    clinic[0] = clinic[0].replace("Mostly that", "Write to me at jane.doe@example.org. Mostly that")  # PII
+    # PII (placed where the clinical coherence score of the conversation stays above its family's threshold)
+    clinic[0] = clinic[0].replace("I keep worrying about work", "I am jane.doe@example.org. I keep worrying about work")
     clinic.insert(4, '{"id": "broken", "messages": [')          # row 5: unparseable -> quarantine
     peer = [json.dumps({**_chat(i, TOPICS[i]), "id": f"peer-{i}"}) for i in DUPLICATED]
     peer += [json.dumps(_chat(10 + i, t)) for i, t in enumerate(["friends", "grief"])]
     prefs = [json.dumps({"prompt": f"How can I calm down before {t}?",
-                         "chosen": f"A slow breath in for four counts and out for six can help before {t}.",
+                         "chosen": f"That sounds really stressful, and it makes sense to feel tense before {t}. A slow "
+                                   "breath in for four counts and out for six can help. Would you like to plan one "
+                                   "small step together?",
                          "rejected": "Just stop worrying."}) for t in ("an interview", "a hard talk", "bed")]
     files = {"clinic": base / "clinic" / "notes.jsonl", "peer": base / "peer" / "chats.jsonl",
              "prefs": base / "prefs" / "pairs.jsonl"}
