@@ -28,6 +28,10 @@ from typing import Any, Callable, Sequence
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "fixtures" / "pii" / "presidio_research_sample.jsonl"
 TARGETS = {"ALL": 0.93, "PERSON": 0.95, "PHONE": 0.95, "EMAIL": 0.95, "ADDRESS": 0.95, "SSN": 0.95}
+# issue 17, on the held-out presidio-research records (--full): recall per type, and precision over all predictions
+HELDOUT_TARGETS = {"NINE": 0.88, "PERSON": 0.90, "ADDRESS": 0.85, "LOCATION": 0.80, "PHONE": 0.95, "EMAIL": 0.95,
+                   "SSN": 0.95, "CREDIT_CARD": 0.95, "IBAN": 0.95, "IP": 0.95}
+HELDOUT_MIN_PRECISION = 0.90
 
 
 def _one_core() -> str:
@@ -48,10 +52,15 @@ def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.3f}"
 
 
-def _table(title: str, rows_ours: list[dict[str, Any]], rows_vanilla: list[dict[str, Any]] | None) -> str:
+def _table(title: str, rows_ours: list[dict[str, Any]], rows_vanilla: list[dict[str, Any]] | None,
+           rows_alt: list[dict[str, Any]] | None = None, alt_name: str = "alt") -> str:
     van = {r["label"]: r for r in rows_vanilla or []}
+    alt = {r["label"]: r for r in rows_alt or []}
     head = "| label | gold | recall | char recall | predicted | precision |"
     sep = "| --- | ---: | ---: | ---: | ---: | ---: |"
+    if rows_alt is not None:
+        head += f" {alt_name} recall | {alt_name} precision |"
+        sep += " ---: | ---: |"
     if rows_vanilla is not None:
         head += " vanilla recall | vanilla precision |"
         sep += " ---: | ---: |"
@@ -59,6 +68,9 @@ def _table(title: str, rows_ours: list[dict[str, Any]], rows_vanilla: list[dict[
     for r in rows_ours:
         line = (f"| {r['label']} | {r['gold']} | {_fmt(r['recall'])} | {_fmt(r['char_recall'])} | {r['predicted']} "
                 f"| {_fmt(r['precision'])} |")
+        if rows_alt is not None:
+            a = alt.get(r["label"], {})
+            line += f" {_fmt(a.get('recall'))} | {_fmt(a.get('precision'))} |"
         if rows_vanilla is not None:
             v = van.get(r["label"], {})
             line += f" {_fmt(v.get('recall'))} | {_fmt(v.get('precision'))} |"
@@ -72,14 +84,23 @@ def _vanilla_preds(analyzer: Any, texts: Sequence[str]) -> list[list[tuple[int, 
     return [to_pred(analyzer.analyze(text=t, language="en")) for t in texts]
 
 
-def eval_presidio_research(path: Path, redactor: Any, vanilla: Any | None) -> dict[str, Any]:
+def eval_presidio_research(path: Path, redactor: Any, vanilla: Any | None, heldout_only: bool = False,
+                           alt: Any | None = None) -> dict[str, Any]:
+    """Recall/precision on presidio-research records. ``heldout_only``: only records whose text is
+    not in tests/fixtures/pii (the fixture copy is the development subset; the rest is the test set)."""
     from lakehouse.privacy.evaluation import load_presidio_research, score, tallies_table, to_pred
 
     items = load_presidio_research(path)
+    total = len(items)
+    if heldout_only:
+        seen = {json.loads(line)["full_text"] for line in FIXTURE.read_text(encoding="utf-8").splitlines() if line.strip()}
+        items = [it for it in items if it.text not in seen]
     texts = [it.text for it in items]
     ours = [to_pred(fs) for fs in redactor.detect_texts(texts)]
-    out: dict[str, Any] = {"records": len(items), "without_spans": sum(not it.spans for it in items),
+    out: dict[str, Any] = {"records": len(items), "of": total, "without_spans": sum(not it.spans for it in items),
                            "ours": tallies_table(score(items, ours))}
+    if alt is not None:
+        out["alt"] = tallies_table(score(items, [to_pred(fs) for fs in alt.detect_texts(texts)]))
     if vanilla is not None:
         out["vanilla"] = tallies_table(score(items, _vanilla_preds(vanilla, texts)))
     return out
@@ -144,65 +165,77 @@ def _measure(fn: Callable[[], Any], n: int, before: Callable[[], Any] | None = N
     return n / (time.process_time() - c0), n / (time.perf_counter() - w0)
 
 
-def throughput(n_messages: int, config_path: str | None, with_vanilla: bool, repeats: int = 3) -> dict[str, Any]:
-    """Cold-cache messages/s of each variant, runs interleaved ``repeats`` times, best kept.
+def build_corpus_conversations(n_messages: int, seed: int = 42) -> list[list[dict[str, str]]]:
+    """Conversations of the build corpus (lakehouse.synth, system prompts included) until
+    ``n_messages`` messages; therapy-length turns (mean ~32 words)."""
+    from lakehouse.synth.corpus import generate_corpus
 
-    CPU rate = messages / process CPU seconds (one thread): what one dedicated core achieves,
-    robust to other load on the machine. Wall rate is reported beside it.
-    """
-    from presidio_analyzer import BatchAnalyzerEngine
-
-    from lakehouse.privacy import Redactor, load_privacy_config
-    from lakehouse.privacy import _presidio
-    from lakehouse.privacy.evaluation import generate_therapy_conversations
-
-    convs, seen = [], set()  # distinct messages only: the cache must not flatter the cold numbers
-    for c in generate_therapy_conversations(max(50, n_messages // 3), seed=99):
-        conv = []
-        for r, m in c:
-            if m.text not in seen:
-                seen.add(m.text)
-                conv.append({"role": r, "content": m.text})
-        if conv:
-            convs.append(conv)
-        if len(seen) >= n_messages:
+    convs: list[list[dict[str, str]]] = []
+    count = 0
+    for rec in generate_corpus(max(100, n_messages), seed):
+        convs.append([{"role": m["role"], "content": m["content"]} for m in rec["messages"]])
+        count += len(rec["messages"])
+        if count >= n_messages:
             break
-    texts = [m["content"] for c in convs for m in c]
-    warm = [m.text for c in generate_therapy_conversations(10, seed=5) for _, m in c]
-    cfg = load_privacy_config(config_path)
-    red = Redactor(cfg)
-    red.redact_texts(warm)  # loads spaCy/Presidio, warms regex caches
-    an = red.analyzer
-    batch = BatchAnalyzerEngine(an)
-    red0 = Redactor(load_privacy_config(config_path, residual_passes=0))
-    red0._analyzer, red0._stop_words = an, red._stop_words  # same engine, own cache
-    variants: dict[str, tuple[Callable[[], Any], Callable[[], Any] | None]] = {
-        "ours: redact_conversations (nlp.pipe, cache, residual pass)": (lambda: red.redact_conversations(convs), red.clear_cache),
-        "ours: redact_conversations, residual_passes=0": (lambda: red0.redact_conversations(convs), red0.clear_cache),
-        "ours: analyzer per message (nlp(text) each)": (
-            lambda: [an.analyze(text=t, language="en", score_threshold=cfg.score_threshold) for t in texts], None),
-        "ours: BatchAnalyzerEngine (nlp.pipe)": (lambda: batch.analyze_iterator(
-            texts, language="en", batch_size=cfg.batch_size, score_threshold=cfg.score_threshold), None),
-    }
-    if with_vanilla:
-        van = _presidio.build_vanilla_analyzer(cfg.model)
-        [van.analyze(text=t, language="en") for t in warm]
-        vb = BatchAnalyzerEngine(van)
-        variants["vanilla: analyzer per message (default usage)"] = (
-            lambda: [van.analyze(text=t, language="en") for t in texts], None)
-        variants["vanilla: BatchAnalyzerEngine (nlp.pipe)"] = (
-            lambda: vb.analyze_iterator(texts, language="en", batch_size=cfg.batch_size), None)
-    best: dict[str, list[float]] = {k: [0.0, 0.0] for k in variants}
+    return convs
+
+
+def throughput_child(n_messages: int, config_path: str | None, repeats: int, vanilla: bool) -> dict[str, Any]:
+    """One variant in this process (run as a child, so another source tree can be measured):
+    cold-cache ``redact_conversations`` on the build corpus, best of ``repeats``, CPU and wall."""
+    convs = build_corpus_conversations(n_messages)
+    n = sum(len(c) for c in convs)
+    distinct = len({m["content"] for c in convs for m in c})
+    warm = [[{"role": "user", "content": "Warm-up: Dr. Lena Ortiz, 555-201-3344, 12 Main St, Boston."}]]
+    if vanilla:
+        from lakehouse.privacy import _presidio, load_privacy_config
+
+        van = _presidio.build_vanilla_analyzer(load_privacy_config(config_path).model)
+        van.analyze(text=warm[0][0]["content"], language="en")
+        texts = [m["content"] for c in convs for m in c]
+        seen: dict[str, Any] = {}
+
+        def run() -> None:  # distinct texts once (as our cache does), per-message analyze (default usage)
+            seen.clear()
+            for t in texts:
+                if t not in seen:
+                    seen[t] = van.analyze(text=t, language="en")
+        before = None
+    else:
+        from lakehouse.privacy import Redactor, load_privacy_config
+
+        red = Redactor(load_privacy_config(config_path))
+        red.redact_conversations(warm)
+
+        def run() -> None:
+            red.redact_conversations(convs)
+        before = red.clear_cache
+    best = [0.0, 0.0]
     for _ in range(repeats):
-        for name, (fn, before) in variants.items():
-            cpu, wall = _measure(fn, len(texts), before)
-            best[name] = [max(best[name][0], cpu), max(best[name][1], wall)]
-    cached_cpu, cached_wall = _measure(lambda: red.redact_conversations(convs), len(texts))
-    out: dict[str, Any] = {"messages": len(texts), "mean_chars": round(sum(map(len, texts)) / len(texts), 1),
-                           "repeats": repeats, "load_avg_1m": round(os.getloadavg()[0], 2)}
-    out["rates"] = {k: {"cpu": round(v[0], 1), "wall": round(v[1], 1)} for k, v in best.items()}
-    out["rates"]["ours: second pass, all cached"] = {"cpu": round(cached_cpu, 1), "wall": round(cached_wall, 1)}
-    return out
+        cpu, wall = _measure(run, n, before)
+        best = [max(best[0], cpu), max(best[1], wall)]
+    return {"messages": n, "distinct": distinct, "cpu": round(best[0], 1), "wall": round(best[1], 1)}
+
+
+def throughput(n_messages: int, variants: list[tuple[str, str | None, str | None, bool]], repeats: int) -> dict[str, Any]:
+    """Each variant (label, source tree or None for this one, config path, vanilla?) in its own
+    pinned child process; the variants run one after another, ``repeats`` cold runs each."""
+    import subprocess
+
+    rates: dict[str, Any] = {}
+    load0 = os.getloadavg()[0]
+    for label, src, config, vanilla in variants:
+        env = dict(os.environ)
+        if src:
+            env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--throughput-child", str(n_messages),
+               "--repeats", str(repeats)] + (["--config", config] if config else []) + (["--vanilla-child"] if vanilla else [])
+        res = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=src or str(REPO))
+        if res.returncode != 0:
+            rates[label] = {"error": res.stderr.strip().splitlines()[-1] if res.stderr.strip() else "failed"}
+            continue
+        rates[label] = json.loads(res.stdout.strip().splitlines()[-1])
+    return {"repeats": repeats, "load_avg_1m": [round(load0, 2), round(os.getloadavg()[0], 2)], "rates": rates}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -217,9 +250,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write all numbers here")
     ap.add_argument("--counsel-chat", type=Path, help="counsel_chat CSV: unlabelled real text, findings by type")
     ap.add_argument("--counsel-chat-rows", type=int, default=700)
+    ap.add_argument("--alt-config", help="a second privacy.yml measured beside the default (e.g. the md model)")
+    ap.add_argument("--alt-name", default="md")
+    ap.add_argument("--compare-src", help="an older source tree (git archive) whose redactor's throughput is measured too")
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--throughput-child", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--vanilla-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     pinned = _one_core()
+    if args.throughput_child:
+        print(json.dumps(throughput_child(args.throughput_child, args.config, args.repeats, args.vanilla_child)))
+        return 0
     from lakehouse.privacy import Redactor, load_privacy_config
     from lakehouse.privacy import _presidio
 
@@ -230,19 +272,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = args.full or FIXTURE
     report: dict[str, Any] = {"model": f"{cfg.model} ({model} {version})", "config_hash": cfg.config_hash,
                               "cpu": pinned, "presidio_research_file": str(path)}
-    report["presidio_research"] = eval_presidio_research(path, redactor, vanilla)
+    alt = Redactor(load_privacy_config(args.alt_config)) if args.alt_config else None
+    report["presidio_research"] = eval_presidio_research(path, redactor, vanilla, heldout_only=bool(args.full), alt=alt)
     report["generated_dev"] = eval_generated(args.conversations, args.seed, False, redactor, vanilla)
     report["generated_heldout"] = eval_generated(args.conversations, args.seed + 1, True, redactor, vanilla)
     if args.counsel_chat:
         report["counsel_chat"] = eval_unlabelled_counsel_chat(args.counsel_chat, redactor, args.counsel_chat_rows)
     if not args.no_throughput:
-        report["throughput_msgs_per_s"] = throughput(args.throughput_messages, args.config, not args.no_vanilla)
+        variants: list[tuple[str, str | None, str | None, bool]] = [("ours (this tree, default config)", None, args.config, False)]
+        if args.alt_config:
+            variants.append((f"ours ({args.alt_name})", None, args.alt_config, False))
+        if args.compare_src:
+            variants.append((f"previous redactor ({Path(args.compare_src).name})", args.compare_src, None, False))
+        if not args.no_vanilla:
+            variants.append(("vanilla Presidio, analyze() per distinct message", None, args.config, True))
+        report["throughput_msgs_per_s"] = throughput(args.throughput_messages, variants, args.repeats)
 
     print(f"# PII eval\n\nmodel: {report['model']}; config_hash {cfg.config_hash[:12]}; {pinned}\n")
     pr = report["presidio_research"]
-    print(_table(f"(a) presidio-research {path.name}: {pr['records']} records ({pr['without_spans']} without spans)",
-                 pr["ours"], pr.get("vanilla")), "\n")
+    print(_table(f"(a) presidio-research {path.name}: {pr['records']} of {pr['of']} records "
+                 f"({'held out: texts not in tests/fixtures/pii; ' if args.full else ''}{pr['without_spans']} without spans)",
+                 pr["ours"], pr.get("vanilla"), pr.get("alt"), args.alt_name), "\n")
     failed = []
+    if args.full:
+        rec = {r["label"]: r["recall"] for r in pr["ours"]}
+        failed += [f"held-out:{k} {rec.get(k)} < {v}" for k, v in HELDOUT_TARGETS.items() if k in rec and (rec[k] or 0) < v]
+        prec = {r["label"]: r["precision"] for r in pr["ours"]}.get("ALL") or 0
+        if prec < HELDOUT_MIN_PRECISION:
+            failed.append(f"held-out: precision {prec} < {HELDOUT_MIN_PRECISION}")
     for key, label in (("generated_dev", "dev templates"), ("generated_heldout", "held-out templates")):
         g = report[key]
         print(_table(f"(b) generated therapy set, {label}: {g['conversations']} conversations, {g['messages']} messages",
@@ -260,11 +317,13 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{cc['texts_with_findings']} with findings; findings by type {cc['findings_by_type']}\n")
     if "throughput_msgs_per_s" in report:
         tp = report["throughput_msgs_per_s"]
-        print(f"**throughput**: {tp['messages']} distinct messages (mean {tp['mean_chars']} chars), cold cache, "
-              f"best of {tp['repeats']} interleaved runs, 1 thread; load average during run {tp['load_avg_1m']}\n")
+        first = next((v for v in tp["rates"].values() if "messages" in v), {})
+        print(f"**throughput** on the build corpus (lakehouse.synth): {first.get('messages')} messages "
+              f"({first.get('distinct')} distinct), cold cache, best of {tp['repeats']} runs per variant, each variant "
+              f"in its own process pinned to one CPU, 1 thread; load average {tp['load_avg_1m']}\n")
         print("| variant | msgs / CPU-s | msgs / wall-s |\n| --- | ---: | ---: |")
         for k, v in tp["rates"].items():
-            print(f"| {k} | {v['cpu']} | {v['wall']} |")
+            print(f"| {k} | {v.get('cpu', v.get('error'))} | {v.get('wall', '')} |")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     if failed:

@@ -88,9 +88,13 @@ def resolve_model(model: str) -> str:
     can only load by path). Never downloads anything."""
     if Path(model).exists() or "/" not in model:
         return model
+    import warnings
+
     pkg, _, rest = model.partition("/")
     try:
-        base = importlib.resources.files(pkg)
+        with warnings.catch_warnings():  # a model package's __init__ may warn W095 (spaCy version) on import
+            warnings.filterwarnings("ignore", message=r".*\[W095\]")
+            base = importlib.resources.files(pkg)
     except ModuleNotFoundError:
         return model
     candidate = Path(str(base.joinpath(rest)))

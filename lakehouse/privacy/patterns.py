@@ -179,7 +179,8 @@ def location_cue_regex() -> str:
     cue = (r"(?i:\b(?:moved|move|moving|relocated|relocating)(?:[ \t]+back)?[ \t]+to"
            r"|\b(?:moved|move|moving|came|come|comes|originally|i'm|i[ \t]+am|we're|we[ \t]+are)(?:[ \t]+(?:here|over|away))?[ \t]+from"
            r"|\b(?:live|lives|living|lived|grew[ \t]+up|raised|born|stuck|based)[ \t]+in"
-           r"|\b(?:flew|fly|flying|drove|drive|driving|trip|travel(?:l?ed|l?ing)?)[ \t]+to)")
+           r"|\b(?:flew|fly|flying|drove|drive|driving|trip|travel(?:l?ed|l?ing)?)[ \t]+to"
+           r"|\b(?:left|leaving|since[ \t]+you[ \t]+left|back[ \t]+in|back[ \t]+to|visit(?:ed|ing)?))")
     return rf"{cue}[ \t]+(?P<pii>{_name(3, all_caps=True)}(?:[ \t]+[{_UP}][a-z]+)?)\b"
 
 

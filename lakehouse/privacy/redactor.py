@@ -64,6 +64,10 @@ def split_chunks(text: str, max_chars: int) -> list[tuple[int, str]]:
     return out
 
 
+# Residual-pass analyses are cached under text_key(RESIDUAL_PREFIX + redacted text): a key no real
+# message produces by accident, so persisted caches can hold both kinds.
+RESIDUAL_PREFIX = "\x00lakehouse-pii-residual\x00"
+
 PARALLEL_MIN_TEXTS = 256   # fewer uncached texts than this are analysed in-process
 
 
@@ -196,7 +200,11 @@ class Redactor:
         return self._executor
 
     def analyze(self, texts: Sequence[str]) -> list[tuple[Finding, ...]]:
-        """Findings per text (threshold, allow-list and overlaps applied), cached by sha256(text)."""
+        """Findings per text (threshold, allow-list and overlaps applied), cached by sha256(text).
+
+        A text starting with ``RESIDUAL_PREFIX`` asks for the residual-pass analysis of the rest
+        (a redacted text; NER only next to placeholders), offsets relative to the rest; it is cached
+        under the key of the prefixed text, so it never mixes with full analyses."""
         with self._lock:
             keys = [text_key(t) for t in texts]
             todo: dict[bytes, str] = {}
@@ -207,7 +215,13 @@ class Redactor:
                     todo[k] = t
             self.stats["texts"] += len(texts)
             self.stats["cache_hits"] += len(texts) - len(todo)
-            fresh = dict(zip(todo, self._analyze_many(list(todo.values())))) if todo else {}
+            fresh: dict[bytes, tuple[Finding, ...]] = {}
+            full = {k: t for k, t in todo.items() if not t.startswith(RESIDUAL_PREFIX)}
+            resid = {k: t[len(RESIDUAL_PREFIX):] for k, t in todo.items() if t.startswith(RESIDUAL_PREFIX)}
+            if full:
+                fresh.update(zip(full, self._analyze_many(list(full.values()))))
+            if resid:
+                fresh.update(zip(resid, self._analyze_uncached(list(resid.values()), residual=True)))
             out = [fresh[k] if k in fresh else self._cache[k] for k in keys]
             for k, v in fresh.items():
                 self._cache[k] = v
@@ -315,12 +329,12 @@ class Redactor:
     def _residual_scan(self, texts: Sequence[str]) -> list[list[Finding]]:
         """The residual pass over redacted texts: every pattern/cue recognizer, but the NER only
         on the sentences next to a placeholder (``residual_ner: near_placeholder``; ``full``
-        re-reads every candidate sentence, like :meth:`scan`). Not cached: redacted texts are
-        per-scope, and the result depends only on the redacted text and the config."""
+        re-reads every candidate sentence, like :meth:`scan`). Cached like analyze(), under a
+        prefixed key; the result depends only on the redacted text and the config."""
         if self.config.residual_ner == "full":
             return self.scan(texts)
         out: list[list[Finding]] = []
-        for t, fs in zip(texts, self._analyze_uncached(texts, residual=True)):
+        for t, fs in zip(texts, self.analyze([RESIDUAL_PREFIX + t for t in texts])):
             spans = [m.span() for m in PLACEHOLDER_RE.finditer(t)]
             out.append([f for f in fs if not overlaps_placeholder(t, f, spans)])
         return out
