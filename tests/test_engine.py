@@ -233,3 +233,43 @@ def test_near_dedup_from_engine_signatures_equals_from_text() -> None:
     from_sigs = near_duplicate_clusters(batch.to_batches(max_chunksize=77))
     assert from_sigs.equals(from_text)
     assert from_text.column("is_survivor").to_pylist().count(False) > 10  # planted duplicates found
+
+
+def test_pii_from_cached_spans_equals_direct_redaction() -> None:
+    """Stage 1 (spans per message) + stage 2 (placeholders from seeded spans, residual pass) give
+    exactly what the redactor gives in one call, and report the residual texts they analysed."""
+    from lakehouse.engine.stages import pii_analyze_batch, pii_redact_batch
+    from lakehouse.hashing import content_hash
+    from lakehouse.privacy import get_redactor
+    from lakehouse.privacy.redactor import text_key
+    from lakehouse.record import MESSAGES_TYPE
+
+    convs = [
+        [{"role": "user", "content": "Hi, I'm Maria Delgado and I live at 42 Elm Street, Springfield."},
+         {"role": "assistant", "content": "Thank you for sharing, Maria. What brings you here today?"},
+         {"role": "user", "content": "Maria again: call me on 555-201-3344 or mdelgado@example.com."}],
+        [{"role": "user", "content": "I have been thinking about ending my life since Tuesday."},
+         {"role": "assistant", "content": "I'm really glad you told me. Are you safe right now? You can call or text 988."}],
+    ]
+    texts = sorted({m["content"] for c in convs for m in c})
+    spans = pii_analyze_batch(pa.record_batch([pa.array(texts)], names=["text"])).column("findings").to_pylist()
+    by_key = {text_key(t).hex(): s for t, s in zip(texts, spans)}
+    batch = pa.RecordBatch.from_pydict({
+        "kind": ["sft", "sft"], "messages": pa.array(convs, MESSAGES_TYPE),
+        "prompt": pa.nulls(2, MESSAGES_TYPE), "chosen": pa.nulls(2, MESSAGES_TYPE), "rejected": pa.nulls(2, MESSAGES_TYPE),
+        "text": pa.nulls(2, pa.string()), "label": pa.nulls(2, pa.bool_()),
+        "spans": [[{"key": text_key(m["content"]).hex(), "findings": by_key[text_key(m["content"]).hex()]} for m in c]
+                  for c in convs],
+        "residual_known": [False, False],
+    })
+    out = pii_redact_batch(batch).to_pylist()
+    red = get_redactor()
+    red.clear_cache()
+    direct = red.redact_conversations(convs)
+    for o, d in zip(out, direct):
+        assert o["messages"] == d.messages and o["pii_status"] == d.pii_status
+        assert o["content_hash"] == content_hash("sft", messages=d.messages)
+    assert "Maria" not in json.dumps(out[0]["messages"]) and "555-201-3344" not in json.dumps(out[0]["messages"])
+    assert out[1]["messages"] == convs[1]  # crisis language unchanged
+    # every residual text the record needed is named, with its spans
+    assert all(s["key"] in out[0]["residual_keys"] for s in out[0]["new_spans"])

@@ -92,11 +92,11 @@ class _Recorder:
     def __init__(self, red: Any) -> None:
         self.red, self.inner, self.keys = red, red.analyze, []
 
-    def __call__(self, texts: Any) -> Any:
+    def __call__(self, texts: Any, *args: Any, **kwargs: Any) -> Any:
         from lakehouse.privacy.redactor import text_key
 
         self.keys.extend(text_key(t) for t in texts)
-        return self.inner(texts)
+        return self.inner(texts, *args, **kwargs)
 
 
 def pii_redact_batch(batch: pa.RecordBatch, config_path: str | None = None) -> pa.RecordBatch:
