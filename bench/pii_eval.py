@@ -6,8 +6,10 @@
 
 Quality sets: (a) presidio-research labelled records (each record its own scope), (b) a seeded
 Faker therapy-style conversation set (dev templates and held-out templates) mixed with crisis
-sentences that must come out unchanged. Throughput: messages/s on one core (CPU affinity 1,
-torch/BLAS threads 1), cold cache, in one process for both engines. Prints Markdown.
+sentences that must come out unchanged. Throughput: messages per CPU-second on the build corpus
+(lakehouse.synth), cold cache, each variant (this tree, --alt-config, --compare-src tree, vanilla)
+in its own child process pinned to one CPU with one thread. With --full, (a) is scored on the
+records whose text is not in tests/fixtures/pii (held out) against issue 17's targets. Prints Markdown.
 """
 
 from __future__ import annotations
