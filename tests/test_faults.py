@@ -122,7 +122,8 @@ def test_malformed_csv_row_is_quarantined_with_its_line(lake):
                        "where source_name = 'qa_csv' order by row_number").fetchall()
     assert [(r[0], r[1], r[2]) for r in rows] == [(1, 2, "invalid_csv"), (2, 3, None)]
     assert rows[0][3] == '1,"How do I sleep?,Try a routine.'                 # the original line, kept
-    q = con.execute("select reason_code, raw_record from quarantine where source_name = 'qa_csv'").fetchall()
+    q = con.execute("select reason_code, raw_record from quarantine where source_name = 'qa_csv' "
+                    "and row_number = 1").fetchall()          # (row 2 may meet the clinical quality rules)
     assert len(q) == 1 and q[0][1] == rows[0][3]
     con.close()
     if q[0][0] != "invalid_csv":
