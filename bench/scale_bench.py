@@ -121,7 +121,7 @@ def main() -> None:
     report: dict[str, object] = {"n": args.n, "new": n_new, "cpus": os.cpu_count()}
     lh = str(BIN / "lakehouse")
     land = [lh, "land", "--source", "synth", "--family", "cptsd", "--license", "CC0-1.0"]  # no empathy threshold: synthetic templates would not reach redaction
-    vars_ = json.dumps({"coverage_waivers": ["cot_reasoning", "edge_case_generator", "voice_persona"],
+    vars_ = json.dumps({"coverage_waivers": ["mental_health_datasets", "cot_reasoning", "edge_case_generator", "voice_persona"],
                         "distribution_min_records": 10**9})
     if not args.skip_builds:
         report["land_s"] = run([*land[:2], str(work / "in" / "base.jsonl"), *land[2:]], env, work / "land.log")[0]
