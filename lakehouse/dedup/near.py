@@ -586,7 +586,7 @@ def near_duplicate_clusters(
             else:
                 sig, ne = signatures(
                     _column(part, "text"), num_perm=cfg.num_perm, ngram=cfg.ngram, seed=seed,
-                    chunk_bytes=cfg.chunk_bytes
+                    chunk_bytes=cfg.chunk_bytes, short_tokens=cfg.short_text_tokens, char_ngram=cfg.char_ngram
                 )
             store.append(sig)
             hashes.append(row_keys(sig))

@@ -282,7 +282,7 @@ def minhash_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
 
     cfg = load_dedup_config()
     sig, ne = signatures(batch.column("text"), num_perm=cfg.num_perm, ngram=cfg.ngram, seed=1,
-                         chunk_bytes=cfg.chunk_bytes)
+                         chunk_bytes=cfg.chunk_bytes, short_tokens=cfg.short_text_tokens, char_ngram=cfg.char_ngram)
     raw = np.ascontiguousarray(sig, dtype="<u4").view(np.uint8).reshape(len(sig), -1)
     width = 4 * cfg.num_perm
     arr = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(sig), [None, pa.py_buffer(raw.tobytes())])

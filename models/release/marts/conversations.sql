@@ -21,7 +21,7 @@ s as (
 decided as (
     select
         d.*,
-        coalesce(c.cluster_id, c_dup.cluster_id, d.record_id) as cluster_id,
+        coalesce(r.cluster_id, c.cluster_id, c_dup.cluster_id, d.record_id) as cluster_id,
         c.near_duplicate_of,
         c.near_jaccard,
         r.post_redaction_duplicate_of,
