@@ -106,8 +106,7 @@ def test_release_holds_no_host_path(lake):
 
 def test_file_name_pii_is_not_released(lake):
     blob = _release_bytes(lake)
-    if PII_FILE.encode() in blob:
-        pytest.xfail("int_conversations_redacted does not yet call lakehouse.provenance.redact_source_keys")
+    assert PII_FILE.encode() not in blob
     assert b"jane.doe@example.org" not in blob
 
 
@@ -126,8 +125,7 @@ def test_malformed_csv_row_is_quarantined_with_its_line(lake):
                     "and row_number = 1").fetchall()          # (row 2 may meet the clinical quality rules)
     assert len(q) == 1 and q[0][1] == rows[0][3]
     con.close()
-    if q[0][0] != "invalid_csv":
-        pytest.xfail("int_records_converted still names every parse failure invalid_json (use parse_error_code)")
+    assert q[0][0] == "invalid_csv"
 
 
 def _publish(lake, version: str, kill_at: str | None = None) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]

@@ -184,7 +184,7 @@ def pii_residual(session: "duckdb.DuckDBPyConnection", released: str) -> "duckdb
                            fn_path="lakehouse.engine.stages:pii_analyze_batch", result_columns=["findings"],
                            batch_rows=256, consumer="released")
     sql = f"""
-        with r as (select record_id, kind, messages, prompt, chosen, rejected, text from {released}),
+        with r as (select record_id, kind, messages, prompt, chosen, rejected, text, source_key from {released}),
         mk as (select distinct owner as record_id, sha256(content) as key from ({_texts_sql('r')})),
         sp as (
             select mk.record_id, list({{'key': mk.key, 'findings': s.findings}} order by mk.key) as spans
@@ -270,3 +270,14 @@ def near_duplicates(session: "duckdb.DuckDBPyConnection", deduplicated: str, thr
         f"select d.record_id, d.rank_key, s.signature, s.nonempty from {deduplicated} d "
         f"join ({sigs}) s on s.key = sha256(coalesce(d.dedup_text, '')) where d.is_exact_survivor order by d.record_id")
     return near_duplicate_clusters(source.to_arrow_reader(50_000), threshold=threshold)
+
+
+def source_keys_redacted(session: "duckdb.DuckDBPyConnection", releasable: str) -> "duckdb.DuckDBPyRelation":
+    """Each distinct source_key of the releasable records and its released form: the file name
+    run through the pipeline's redactor (a file named after a person never reaches the release)."""
+    sql = f"select distinct source_key from {releasable} where source_key is not null order by source_key"
+    rel = map_to_table(session, f"select source_key as original, source_key from ({sql})",
+                       "lakehouse.provenance:redact_source_key_batch", keep=["original"], outputs=["source_key"],
+                       stage="source_keys", stage_name="__lh_source_keys_stage", batch_rows=256,
+                       empty_sql="select null::varchar as original, null::varchar as source_key where false")
+    return rel

@@ -169,6 +169,13 @@ def pii_residual_batch(batch: pa.RecordBatch, config_path: str | None = None) ->
     red.seed_cache(seeded)
     per_row = [record_texts(*vals) for vals in zip(cols["kind"], cols["messages"], cols["prompt"], cols["chosen"],
                                                    cols["rejected"], cols["text"])]
+    if "source_key" in cols:  # released provenance strings are scanned like message text
+        from lakehouse.provenance import _SUFFIX_RE
+
+        def stems(key: str | None) -> list[str]:  # path segments without file suffixes; placeholders intact
+            return [_SUFFIX_RE.sub("", seg) for seg in (key or "").split("/") if seg]
+
+        per_row = [texts + stems(key) for texts, key in zip(per_row, cols["source_key"])]
     flat = [t for texts in per_row for t in texts]
     findings = red.scan(flat) if flat else []
     out, pos = [], 0
