@@ -136,8 +136,14 @@ class Release:
 
 
 def _manifest_entries(manifest: dict[str, Any]) -> list[FileEntry]:
+    from lakehouse.export.verify import UnsafeReleasePath, check_key
+
     out = []
     for f in manifest.get("files") or []:
+        try:
+            check_key(f.get("key") if isinstance(f, dict) else None)
+        except UnsafeReleasePath as e:
+            raise ReleaseError(str(e)) from e
         try:
             out.append(FileEntry(key=str(f["key"]), bytes=int(f["bytes"]), sha256=str(f["sha256"]).lower(),
                                  records=int(f["records"]) if f.get("records") is not None else None))
