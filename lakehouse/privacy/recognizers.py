@@ -21,6 +21,7 @@ from typing import AbstractSet, Iterable
 from .patterns import NOT_NAMES, _UP
 
 _NOT_NAMES = frozenset(w.lower() for w in NOT_NAMES)
+_CONTRACTIONS = frozenset({"m", "ve", "ll", "d", "re", "s", "t"})
 _CAP = rf"[{_UP}][^\W\d_]*(?:['’-][^\W\d_]+)*"
 _INITIAL = rf"[{_UP}]\.?"
 # a capitalised run: words, optional middle initials, possessive 's stripped by the caller
@@ -49,15 +50,40 @@ class NameShapeFinder:
                  places: AbstractSet[str], skip: AbstractSet[str]):
         self.common, self.first, self.last, self.places, self.skip = common, first, last, places, skip
 
+    def _common(self, low: str) -> bool:
+        """An ordinary word, inflected forms included ("ideas", "having", "strategies")."""
+        c = self.common
+        if low in c:
+            return True
+        if "-" in low:  # "Self-Doubt", "Imposter-Syndrome"
+            parts = [p for p in low.split("-") if p]
+            return bool(parts) and all(self._common(p) for p in parts)
+        stems = []
+        if low.endswith("ies"):
+            stems.append(low[:-3] + "y")
+        if low.endswith("es"):
+            stems.append(low[:-2])
+        if low.endswith("s"):
+            stems.append(low[:-1])
+        if low.endswith("ing"):
+            stems += [low[:-3], low[:-3] + "e", low[:-4]]
+        if low.endswith("ed"):
+            stems += [low[:-2], low[:-1], low[:-3]]
+        return any(st in c for st in stems if len(st) >= 3)
+
     def _word_ok(self, w: str) -> bool:
-        low = w.lower().rstrip(".")
+        low = w.lower().rstrip(".").replace("’", "'")
+        if "'" in low:
+            base, _, tail = low.partition("'")
+            if tail in _CONTRACTIONS and (base in self.skip or base in _NOT_NAMES or self._common(base) or len(base) < 2):
+                return False  # "I’m", "You've", "Let's"
         if low in self.skip or low in _NOT_NAMES or len(low) < 2:
             return False
-        return low not in self.common or low in self.first or low in self.last
+        return not self._common(low) or low in self.first or low in self.last
 
     def _strong(self, w: str) -> bool:
         low = w.lower()
-        return low not in self.common and low not in self.places and not w.isupper()
+        return not self._common(low) and low not in self.places and not w.isupper()
 
     def find(self, text: str) -> list[tuple[int, int]]:
         out: list[tuple[int, int]] = []
