@@ -29,6 +29,9 @@ def dbt_env(work: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env["LAKEHOUSE_PROJECT_DIR"] = str(REPO)
     env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     env.setdefault("DO_NOT_TRACK", "1")
+    # test fixtures are small: per-record stages run in the dbt process (models load once per
+    # build instead of once per worker); tests of the engines set LAKEHOUSE_WORKERS themselves
+    env.setdefault("LAKEHOUSE_WORKERS", "0")
     if extra:
         env.update(extra)
     return env
