@@ -160,7 +160,7 @@ def pii_redact_batch(batch: pa.RecordBatch, config_path: str | None = None) -> p
 def pii_residual_batch(batch: pa.RecordBatch, config_path: str | None = None) -> pa.RecordBatch:
     """Released (redacted) records + the cached spans of their texts -> findings left above the
     threshold outside placeholders."""
-    from lakehouse.udf.privacy import record_texts
+    from lakehouse.udf.privacy import record_texts, residual_counts
 
     red = _redactor(config_path)
     cols = {n: batch.column(n).to_pylist() for n in batch.schema.names}
@@ -176,13 +176,7 @@ def pii_residual_batch(batch: pa.RecordBatch, config_path: str | None = None) ->
             return [_SUFFIX_RE.sub("", seg) for seg in (key or "").split("/") if seg]
 
         per_row = [texts + stems(key) for texts, key in zip(per_row, cols["source_key"])]
-    flat = [t for texts in per_row for t in texts]
-    findings = red.scan(flat) if flat else []
-    out, pos = [], 0
-    for texts in per_row:
-        out.append(sum(len(f) for f in findings[pos:pos + len(texts)]))
-        pos += len(texts)
-    return pa.record_batch([pa.array(out, pa.int64())], names=["findings"])
+    return pa.record_batch([pa.array(residual_counts(red, per_row), pa.int64())], names=["findings"])
 
 
 def counts_json(counts: dict[str, int]) -> str:

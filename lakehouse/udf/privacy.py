@@ -89,16 +89,20 @@ def residual_batch(kind: pa.Array, messages: pa.Array, prompt: pa.Array, chosen:
     """Number of PII findings above threshold left in each (already redacted) record."""
     from lakehouse.privacy import get_redactor
 
-    red = get_redactor()
     per_row = [record_texts(*vals) for vals in zip(kind.to_pylist(), messages.to_pylist(), prompt.to_pylist(),
                                                    chosen.to_pylist(), rejected.to_pylist(), text.to_pylist())]
+    return pa.array(residual_counts(get_redactor(), per_row), type=pa.int64())
+
+
+def residual_counts(red: Any, per_row: list[list[str]]) -> list[int]:
+    """Findings left outside placeholders, per row of texts (one scan over all of them)."""
     flat = [t for texts in per_row for t in texts]
     findings = red.scan(flat) if flat else []
     out, pos = [], 0
     for texts in per_row:
         out.append(sum(len(f) for f in findings[pos:pos + len(texts)]))
         pos += len(texts)
-    return pa.array(out, type=pa.int64())
+    return out
 
 
 @functools.lru_cache(maxsize=1)
