@@ -16,6 +16,22 @@ _S3_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"
                 "OVH_S3_ENDPOINT", "OVH_S3_ACCESS_KEY", "OVH_S3_SECRET_KEY", "OVH_S3_BUCKET", "DATASET_STORAGE_BACKEND")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_result_cache(tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """One content-addressed cache for every build of the session (LAKEHOUSE_CACHE_ROOT): the same
+    fixture texts are analysed and scored once, not once per test. Results are keyed by content
+    and config fingerprint, so sharing never changes an output; tests of the caches themselves
+    use their own roots."""
+    path = str(tmp_path_factory.mktemp("result-cache"))
+    old = os.environ.get("LAKEHOUSE_CACHE_ROOT")
+    os.environ["LAKEHOUSE_CACHE_ROOT"] = path
+    yield path
+    if old is None:
+        os.environ.pop("LAKEHOUSE_CACHE_ROOT", None)
+    else:
+        os.environ["LAKEHOUSE_CACHE_ROOT"] = old
+
+
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator["object"]:
     """A SeaweedFS ``weed mini`` bound to loopback, shared by the whole session."""

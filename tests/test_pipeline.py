@@ -67,11 +67,12 @@ def test_two_builds_give_identical_bytes(local_root, tmp_path):
     import shutil
 
     land_samples()
-    r = run_dbt(tmp_path / "b1", vars={"release_version": "v-a", **WAIVE}, env={"LAKEHOUSE_WORKERS": "0"})
+    own = {"LAKEHOUSE_CACHE_ROOT": ""}  # this lakehouse's own caches, cold at first
+    r = run_dbt(tmp_path / "b1", vars={"release_version": "v-a", **WAIVE}, env={"LAKEHOUSE_WORKERS": "0", **own})
     assert r.ok, r.output[-3000:]
     assert (Path(local_root) / "cache/pii_spans").is_dir() and (Path(local_root) / "cache/quality_scores").is_dir()
     r = run_dbt(tmp_path / "b2", vars={"release_version": "v-b", **WAIVE},
-                env={"LAKEHOUSE_ENGINE": "ray", "LAKEHOUSE_WORKERS": "2"})
+                env={"LAKEHOUSE_ENGINE": "ray", "LAKEHOUSE_WORKERS": "2", **own})
     assert r.ok, r.output[-3000:]
     assert "pii_spans" not in " ".join(line for line in r.output.splitlines() if "records in" in line)  # all cached
     a, b = release_files(local_root, "v-a"), release_files(local_root, "v-b")
@@ -82,7 +83,7 @@ def test_two_builds_give_identical_bytes(local_root, tmp_path):
     # rebuilding the same version is a no-op, not an error: here with cold caches on local
     # processes, so a byte of difference would be refused as "different content"
     shutil.rmtree(Path(local_root) / "cache")
-    r = run_dbt(tmp_path / "b3", vars={"release_version": "v-a", **WAIVE}, env={"LAKEHOUSE_WORKERS": "2"})
+    r = run_dbt(tmp_path / "b3", vars={"release_version": "v-a", **WAIVE}, env={"LAKEHOUSE_WORKERS": "2", **own})
     assert r.ok, r.output[-3000:]
     # releases are immutable: new data under an existing version is refused, and nothing is written
     import deltalake

@@ -25,9 +25,9 @@ log = logging.getLogger("lakehouse.engine")
 
 
 def _storage() -> Any:
-    from lakehouse.storage import Storage
+    from lakehouse.engine.cache import cache_storage
 
-    return Storage.from_env()
+    return cache_storage()
 
 
 def _texts_sql(records: str, key_col: str = "record_id") -> str:

@@ -37,6 +37,17 @@ COMMIT_ROWS = 50_000  # rows per cache commit (and at least every COMMIT_SECONDS
 COMMIT_SECONDS = 60.0
 
 
+def cache_storage(root: str | None = None) -> "Storage":
+    """Where the caches live: ``LAKEHOUSE_CACHE_ROOT`` when set (a fast local disk, or a bucket
+    shared by several lakehouses: entries are content-addressed, so sharing is safe), else the
+    lakehouse root. Either way under ``cache/``."""
+    import os
+
+    from lakehouse.storage import Storage
+
+    return Storage.from_env(root or os.environ.get("LAKEHOUSE_CACHE_ROOT") or None)
+
+
 def fingerprint(*parts: Any) -> str:
     """A short stable hash of versions and config hashes (JSON of the parts)."""
     blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)

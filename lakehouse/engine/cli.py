@@ -14,12 +14,12 @@ def _mb(n: int) -> str:
 
 
 @app.command("status")
-def status_command(root: Optional[str] = typer.Option(None, "--root", help="Lakehouse root (default LAKEHOUSE_ROOT).")) -> None:
+def status_command(root: Optional[str] = typer.Option(None, "--root", help="Cache root (default LAKEHOUSE_CACHE_ROOT, else LAKEHOUSE_ROOT).")) -> None:
     """Rows, files and size per stage, and how many rows belong to the current configuration."""
+    from lakehouse.engine.cache import cache_storage
     from lakehouse.engine.gc import status
-    from lakehouse.storage import Storage
 
-    rows = status(Storage.from_env(root))
+    rows = status(cache_storage(root))
     if not rows:
         typer.echo("no caches yet (they appear after the first build)")
         return
@@ -30,13 +30,13 @@ def status_command(root: Optional[str] = typer.Option(None, "--root", help="Lake
 
 
 @app.command("gc")
-def gc_command(root: Optional[str] = typer.Option(None, "--root", help="Lakehouse root (default LAKEHOUSE_ROOT)."),
+def gc_command(root: Optional[str] = typer.Option(None, "--root", help="Cache root (default LAKEHOUSE_CACHE_ROOT, else LAKEHOUSE_ROOT)."),
                dry_run: bool = typer.Option(False, "--dry-run", help="Report what would be removed; change nothing.")) -> None:
     """Remove entries no current config or landed row reaches (as of the last build), and report what it freed."""
+    from lakehouse.engine.cache import cache_storage
     from lakehouse.engine.gc import gc
-    from lakehouse.storage import Storage
 
-    results = gc(Storage.from_env(root), dry_run=dry_run)
+    results = gc(cache_storage(root), dry_run=dry_run)
     if not results:
         typer.echo("no caches yet")
         return
