@@ -13,7 +13,7 @@ registry_version as (
     select left(sha256(string_agg(
         concat_ws('|', family, phases, sft_stage, weight, required, holdout, is_edge_case, priority,
                   min_turns, min_chars, max_chars, holdout_share, feeds_long_running, min_empathy, min_coherence,
-                  min_reasoning_completeness, min_preference_margin, min_crisis_handling, quality_waiver), chr(10) order by family)), 16) as registry_version
+                  min_reasoning_completeness, min_preference_margin, min_crisis_handling, quality_waiver, min_records), chr(10) order by family)), 16) as registry_version
     from {{ ref('dataset_registry') }}
 ),
 
