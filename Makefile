@@ -39,7 +39,7 @@ release: land build
 	$(BIN)/lakehouse release verify latest
 
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 clean:
 	rm -rf target logs lakehouse-data

@@ -19,7 +19,16 @@ from lakehouse.export import list_releases
 from lakehouse.landing import land
 from lakehouse.storage import Storage
 from lakehouse.synth import generate_corpus, write_jsonl
-from pipeline_helpers import run_dbt
+from pipeline_helpers import run_dbt as _run_dbt
+
+# the fixtures land two families; the other Release-0 families (stages 2-4) are waived
+RELEASE0_OTHERS = ["cot_reasoning", "edge_case_generator", "voice_persona"]
+
+
+def run_dbt(work, *args, vars=None, **kw):  # type: ignore[no-untyped-def]
+    if vars is not None and kw.get("command", "build") == "build":
+        vars = {**vars, "coverage_waivers": sorted(set(vars.get("coverage_waivers", [])) | set(RELEASE0_OTHERS))}
+    return _run_dbt(work, *args, vars=vars, **kw)
 
 pytestmark = pytest.mark.dbt
 GATES = ["coverage", "leakage", "distribution", "quality", "pii", "provenance", "hash", "split", "stats"]
@@ -28,9 +37,11 @@ GATES = ["coverage", "leakage", "distribution", "quality", "pii", "provenance", 
 def therapy(i: int, extra: str = "") -> dict:
     return {"messages": [
         {"role": "user", "content": f"Session {i}: I have been struggling to sleep and my thoughts race about work item {i}. {extra}".strip()},
-        {"role": "assistant", "content": f"That sounds exhausting. What usually goes through your mind around item {i} at night?"},
+        {"role": "assistant", "content": f"That sounds exhausting, and it makes sense that you feel worn down. What usually "
+                                         f"goes through your mind around item {i} at night?"},
         {"role": "user", "content": f"Mostly deadlines number {i * 7 % 13} and whether I am good enough."},
-        {"role": "assistant", "content": "Let's write those thoughts down before bed and look at the evidence for each one together."},
+        {"role": "assistant", "content": "It sounds like you carry a lot of pressure and worry about being good enough. How do "
+                                         "those thoughts about the deadlines leave you feeling when you lie awake?"},
     ]}
 
 

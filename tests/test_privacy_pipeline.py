@@ -25,16 +25,18 @@ CRISIS = "I took 30 pills two weeks ago and I still think about it tonight."
 def conv(i: int, extra: str = "", crisis: bool = False) -> dict:
     return {"messages": [
         {"role": "user", "content": f"I've been anxious about my exams, week {i}. {extra}".strip()},
-        {"role": "assistant", "content": f"Exams can bring a lot of pressure. What worries you most about week {i}?"},
+        {"role": "assistant", "content": f"It sounds like the exams in week {i} are weighing on you, and feeling anxious "
+                                         f"about them makes a lot of sense. What worries you most about week {i}?"},
         {"role": "user", "content": CRISIS if crisis else f"Mostly that I will freeze during the test in week {i}."},
-        {"role": "assistant", "content": "Thank you for telling me. Let's plan what you can do the night before."},
+        {"role": "assistant", "content": "I hear how frightening that is for you, and I'm glad you told me. What do you "
+                                         "imagine happening when you freeze, and what has helped you feel calmer before?"},
     ]}
 
 
 def test_planted_pii_is_nowhere_but_raw_and_quarantine(local_root, tmp_path):
     rows = [conv(i) for i in range(30)]
     rows[4] = conv(4, f"You can email me at {PLANTED_EMAIL} or call {PLANTED_PHONE}, my therapist Dr. Sarah Mitchell said to.")
-    rows[7] = conv(7, crisis=True)  # non-edge crisis disclosure: quarantined by the safety policy
+    rows[7] = conv(7, crisis=True)  # non-edge crisis disclosure the reply does not handle: safety:crisis_unhandled
     f = tmp_path / "mh.jsonl"
     f.write_text("".join(json.dumps(r) + "\n" for r in rows))
     # the same conversation again in an unlicensed source: quarantined entirely (license)

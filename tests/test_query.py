@@ -265,8 +265,10 @@ def test_missing_tables_say_what_to_run(tmp_path, monkeypatch):
     from test_query_support import write_inputs
 
     st = Storage(Settings.from_env(env=local_env(str(tmp_path / "empty"))))
-    with pytest.raises(MissingView, match="lakehouse land"):
+    with pytest.raises(MissingView, match="--allow-raw"):   # raw text is asked for first
         run_query("select * from raw_clinic_notes", st)
+    with pytest.raises(MissingView, match="lakehouse land"):
+        run_query("select * from raw_clinic_notes", st, allow_raw=True)
     with pytest.raises(MissingView, match="dbt build --select release"):
         run_query("select * from conversations", st)
     with pytest.raises(MissingView, match="lakehouse land"):

@@ -21,8 +21,10 @@ def test_train_all_phases_on_a_built_release(local_root, tmp_path):
     land([str(REPO / "samples" / "chatml")], source="synthetic", family="mental_health_datasets", license_tag="CC0-1.0")
     land([str(FIX / "sharegpt" / "fastchat_dummy_conversation_subset.json")], source="fastchat",
          family="roleplay_simulator", license_tag="Apache-2.0")
-    land([str(FIX / "sharegpt" / "llamafactory_dpo_en_demo_subset.json")], source="dpo", family="preference_pairs",
-         license_tag="Apache-2.0")
+    # the demo pairs' chosen replies rarely clear preference_pairs' margin threshold: land them in the
+    # red-team family (phase C, quality waived) so phase C has data
+    land([str(FIX / "sharegpt" / "llamafactory_dpo_en_demo_subset.json")], source="dpo",
+         family="safety_guardrails_annihilator", license_tag="Apache-2.0")
     land([str(FIX / "speeches_sotu" / "1990_george_bush_r.txt")], source="sotu", family="video_transcripts",
          license_tag="public-domain")
     # the Release-0 families of stages 2-4 (required by the coverage gate): the bundled synthetic samples

@@ -31,12 +31,15 @@ end
 {#- Gate, clinical quality: no released non-edge record lacks its scores (crisis_disclosure is
     null when a record was never scored) or falls below its family's registry thresholds / the
     safety rules (quality_quarantine_reason). Edge-case records are checked only against the
-    thresholds their family sets. One failing row per record. -#}
+    thresholds their family sets. Records a clinician released (review_release_decision_id) are
+    exempt: the review overrides quality and safety reasons. One failing row per record. -#}
 select m.record_id,
        case when m.crisis_disclosure is null then 'quality: not scored'
             else {{ quality_quarantine_reason('m.', 'r.') }} end as problem
 from {{ model }} as m
 left join {{ registry }} as r on r.family = m.{{ family_column }}
-where m.crisis_disclosure is null
-   or {{ quality_quarantine_reason('m.', 'r.') }} is not null
+where (m.crisis_disclosure is null
+       or {{ quality_quarantine_reason('m.', 'r.') }} is not null)
+  -- a clinician released it over its quality/safety reason (int_records_classified)
+  and m.review_release_decision_id is null
 {% endtest %}

@@ -79,6 +79,7 @@ select
     pii_status,
     pii_redactions,
     {{ quality_score_columns() }},
+    review_release_decision_id,
     registry_version,
     n_turns,
     n_chars,
