@@ -37,11 +37,13 @@ GATES = ["coverage", "leakage", "distribution", "quality", "pii", "provenance", 
 def therapy(i: int, extra: str = "") -> dict:
     return {"messages": [
         {"role": "user", "content": f"Session {i}: I have been struggling to sleep and my thoughts race about work item {i}. {extra}".strip()},
-        {"role": "assistant", "content": f"That sounds exhausting, and it makes sense that you feel worn down. What usually "
-                                         f"goes through your mind around item {i} at night?"},
+        # empathic replies (the family's quality thresholds), with the numbers repeated so that
+        # records stay below the near-duplicate threshold of one another
+        {"role": "assistant", "content": f"That sounds exhausting {i} nights in, and it makes sense {i} feels heavy. "
+                                         f"What goes through your mind about item {i} at {i} o'clock?"},
         {"role": "user", "content": f"Mostly deadlines number {i * 7 % 13} and whether I am good enough."},
-        {"role": "assistant", "content": "It sounds like you carry a lot of pressure and worry about being good enough. How do "
-                                         "those thoughts about the deadlines leave you feeling when you lie awake?"},
+        {"role": "assistant", "content": f"It sounds like item {i} carries {i} kinds of pressure and you worry about being "
+                                         f"good enough. How does deadline {i * 7 % 13} leave you feeling on night {i}?"},
     ]}
 
 
@@ -150,9 +152,11 @@ def test_gate_leakage_near_duplicates_split_apart(local_root, tmp_path):
     recs = [r for r in generate_corpus(300, seed=3, exact_dup_rate=0.0, near_dup_rate=0.3, cross_family_rate=0.0)]
     f = tmp_path / "corpus.jsonl"
     write_jsonl(f, [{"messages": r["messages"]} for r in recs])
-    land([str(f)], source="synth", family="mental_health_datasets", license_tag="CC0-1.0")
+    # cptsd: no empathy threshold, so the templated synthetic sessions reach the release
+    land([str(f)], source="synth", family="cptsd", license_tag="CC0-1.0")
     res = run_dbt(tmp_path / "w", vars={"release_version": "v1", "near_dedup_remove": False, "split_key": "content_hash",
-                                        "distribution_min_records": 100000, "pii_residual_scan": False})
+                                        "distribution_min_records": 100000, "pii_residual_scan": False,
+                                        "coverage_waivers": ["mental_health_datasets"]})
     assert_gate_failed(res, "leakage")
     assert_nothing_published()
 
