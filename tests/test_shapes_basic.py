@@ -45,14 +45,14 @@ def test_input_error_message() -> None:
 
 @pytest.mark.parametrize("name,head,expected", [
     ("x.jsonl", b"{}", ("jsonl", False)),
-    ("x.jsonl.gz", gzip.compress(b"{}\n"), ("jsonl", True)),
+    ("x.jsonl.gz", gzip.compress(b"{}\n", mtime=0), ("jsonl", True)),
     ("x.json", b"[]", ("json", False)),
     ("x.csv", b"a,b", ("csv", False)),
     ("x.parquet", b"PAR1", ("parquet", False)),
     ("x.txt", b"hello", ("txt", False)),
     ("blob", b'{"a": 1}\n{"a": 2}\n', ("jsonl", False)),
     ("blob", b'[{"a": 1}]', ("json", False)),
-    ("blob.gz", gzip.compress(b'[{"a": 1}]'), ("json", True)),
+    ("blob.gz", gzip.compress(b'[{"a": 1}]', mtime=0), ("json", True)),
     ("blob", b"PAR1....", ("parquet", False)),
 ])
 def test_detect_file_format(name: str, head: bytes, expected: tuple[str, bool]) -> None:
