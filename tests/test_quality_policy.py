@@ -126,13 +126,16 @@ def test_gate_quality_sql_fails_unscored_and_below_threshold_records() -> None:
     con.execute("""create table r as select * from (values ('mh', 0.7, 0.8, null, null, 0.5), ('edge', null, 0.8, null, null, null))
                    t(family, min_empathy, min_coherence, min_reasoning_completeness, min_preference_margin, min_crisis_handling)""")
     con.execute("""create table m as select * from (values
-        ('ok', 'mh', 'sft', null, false, false, false, false, []::varchar[], null, 0.9, 0.9, null, null),
-        ('crisis_ok', 'mh', 'sft', null, false, false, false, true, ['suicide'], 1.0, 0.9, 0.9, null, null),
-        ('low', 'mh', 'sft', null, false, false, false, false, []::varchar[], null, 0.41, 0.9, null, null),
-        ('unscored', 'mh', 'sft', null, false, null, null, null, null, null, null, null, null, null),
-        ('edge_harm', 'edge', 'sft', null, true, true, false, false, []::varchar[], null, 0.0, 0.9, null, null))
+        ('ok', 'mh', 'sft', null, false, false, false, false, []::varchar[], null, 0.9, 0.9, null, null, null),
+        ('crisis_ok', 'mh', 'sft', null, false, false, false, true, ['suicide'], 1.0, 0.9, 0.9, null, null, null),
+        ('low', 'mh', 'sft', null, false, false, false, false, []::varchar[], null, 0.41, 0.9, null, null, null),
+        ('unscored', 'mh', 'sft', null, false, null, null, null, null, null, null, null, null, null, null),
+        ('edge_harm', 'edge', 'sft', null, true, true, false, false, []::varchar[], null, 0.0, 0.9, null, null, null),
+        ('low_released_by_review', 'mh', 'sft', null, false, false, false, false, []::varchar[], null, 0.41, 0.9, null,
+         null, 'decision-1'))
         t(record_id, source_family, kind, label, is_training_edge_case, harmful_response, toxic_assistant, crisis_disclosure,
-          crisis_categories, crisis_handling, empathy, coherence, reasoning_completeness, preference_margin)""")
+          crisis_categories, crisis_handling, empathy, coherence, reasoning_completeness, preference_margin,
+          review_release_decision_id)""")
     failing = dict(con.execute(sql).fetchall())
     assert failing == {"low": "quality:empathy 0.41 < 0.7", "unscored": "quality: not scored"}
 
