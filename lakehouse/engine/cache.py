@@ -142,6 +142,13 @@ def cached_map(con: "duckdb.DuckDBPyConnection", *, storage: "Storage", stage: s
     from lakehouse.engine.runner import map_keeping
 
     cache = ResultCache(storage, stage, fp)
+    # the inputs (an unnest + group by over every record, for PII) are computed once and reused
+    # for the counts, the anti-join, the reachable keys and the final semi-join
+    staged = f"__lh_inputs_{stage}_{consumer or stage}"
+    stage_con = con.cursor()
+    stage_con.execute(f"create or replace table {staged} as {inputs_sql}")
+    stage_con.close()
+    inputs_sql = f"select * from {staged}"
     cached = cache.scan_sql()
     missing_sql = (f"select i.* from ({inputs_sql}) i anti join ({cached}) c using (key)" if cached
                    else inputs_sql)
