@@ -135,7 +135,8 @@ class RegexRecognizer(LocalRecognizer):
 
 
 class FinderRecognizer(LocalRecognizer):
-    """Wraps a span finder of :mod:`recognizers` (``find(text) -> [(start, end)]``) as one entity."""
+    """Wraps a span finder of :mod:`recognizers` (``find(text) -> [(start, end)]``, or
+    ``[(start, end, score)]`` for a finder that scores its own spans) as one entity."""
 
     def __init__(self, name: str, entity: str, finder: Any, score: float, context: list[str] | None = None,
                  language: str = "en"):
@@ -149,12 +150,14 @@ class FinderRecognizer(LocalRecognizer):
     def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:  # noqa: D102
         entity = self.supported_entities[0]
         out = []
-        for s, e in self._finder.find(text):
+        for span in self._finder.find(text):
+            s, e = span[0], span[1]
             if e <= s:
                 continue
-            expl = AnalysisExplanation(recognizer=self.name, original_score=self._score, pattern_name=self.name,
+            score = float(span[2]) if len(span) > 2 else self._score
+            expl = AnalysisExplanation(recognizer=self.name, original_score=score, pattern_name=self.name,
                                        pattern=None, validation_result=None)
-            out.append(RecognizerResult(entity, s, e, self._score, analysis_explanation=expl,
+            out.append(RecognizerResult(entity, s, e, score, analysis_explanation=expl,
                                         recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
                                                               RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id}))
         return out
@@ -211,6 +214,11 @@ def custom_recognizers(config: PrivacyConfig, nlp: Any = None) -> list[LocalReco
             max_lines=int(c.get("max_lines", 5)))
         out.append(FinderRecognizer("AddressBlockRecognizer", "STREET_ADDRESS", finder, float(c["score"]),
                                     context=["address", "live", "lives", "street", "zip", "postcode"], language=lang))
+    c = config.custom("iban")
+    if c.get("enabled"):
+        finder = recognizers.IbanFinder(float(c["score"]), float(c.get("checksum_only_score", c["score"])))
+        out.append(FinderRecognizer("IbanRegistryRecognizer", "IBAN_CODE", finder, float(c["score"]),
+                                    context=["iban", "bank", "account", "transfer"], language=lang))
     c = config.custom("month_date")
     if c.get("enabled"):
         out.append(RegexRecognizer("MonthDateRecognizer", "DATE_TIME",

