@@ -119,12 +119,15 @@ def test_sql_macro_agrees_with_python(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_gate_quality_sql_fails_unscored_and_below_threshold_records() -> None:
     text = (REPO / "macros/gates/gate_quality.sql").read_text(encoding="utf-8")
     macro = re.search(r"({% macro quality_quarantine_reason.*?{% endmacro %})", text, re.S).group(1)  # type: ignore[union-attr]
+    macro += re.search(r"({% macro bias_quarantine_reason.*?{% endmacro %})", text, re.S).group(1)  # type: ignore[union-attr]
     body = re.search(r"{% test gate_quality\(model, registry, family_column='source_family'\) %}(.*?){% endtest %}", text, re.S)
     assert body
     sql = jinja2.Environment().from_string(macro + body.group(1)).render(model="m", registry="r", family_column="source_family")
     con = duckdb.connect()
-    con.execute("""create table r as select * from (values ('mh', 0.7, 0.8, null, null, 0.5), ('edge', null, 0.8, null, null, null))
-                   t(family, min_empathy, min_coherence, min_reasoning_completeness, min_preference_margin, min_crisis_handling)""")
+    con.execute("""create table r as select * from (values ('mh', 0.7, 0.8, null, null, 0.5, 0.2),
+                   ('edge', null, 0.8, null, null, null, null))
+                   t(family, min_empathy, min_coherence, min_reasoning_completeness, min_preference_margin, min_crisis_handling,
+                     max_bias_score)""")
     con.execute("""create table m as select * from (values
         ('ok', 'mh', 'sft', null, false, false, false, false, []::varchar[], null, 0.9, 0.9, null, null, null),
         ('crisis_ok', 'mh', 'sft', null, false, false, false, true, ['suicide'], 1.0, 0.9, 0.9, null, null, null),
@@ -136,8 +139,17 @@ def test_gate_quality_sql_fails_unscored_and_below_threshold_records() -> None:
         t(record_id, source_family, kind, label, is_training_edge_case, harmful_response, toxic_assistant, crisis_disclosure,
           crisis_categories, crisis_handling, empathy, coherence, reasoning_completeness, preference_margin,
           review_release_decision_id)""")
+    # the stage-1 bias limit (registry max_bias_score; edge cases bypass it)
+    con.execute("alter table m add column bias_score double default 0.0")
+    con.execute("alter table m add column stereotype_flags varchar[] default []::varchar[]")
+    con.execute("""insert into m by name select * from (values
+        ('biased', 'mh', 'sft', false, false, false, false, 0.9, 0.9, 0.5, ['gender:women']),
+        ('edge_biased', 'edge', 'sft', true, false, false, false, 0.0, 0.9, 1.0, ['gender:women']))
+        t(record_id, source_family, kind, is_training_edge_case, harmful_response, toxic_assistant, crisis_disclosure,
+          empathy, coherence, bias_score, stereotype_flags)""")
     failing = dict(con.execute(sql).fetchall())
-    assert failing == {"low": "quality:empathy 0.41 < 0.7", "unscored": "quality: not scored"}
+    assert failing == {"low": "quality:empathy 0.41 < 0.7", "unscored": "quality: not scored",
+                       "biased": "quality:bias 0.5 > 0.2 (gender:women)"}
 
 
 def _registry_row(family: str) -> dict[str, Any]:

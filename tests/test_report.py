@@ -145,7 +145,8 @@ def test_report_in_chromium(tmp_path_factory):
         session = browser.open(report.as_uri())   # file://, offline
         got = browser.evaluate(session, REPORT_JS)
     assert got["title"] == "Release report"
-    assert got["sections"] == ["overview", "lengths", "quarantine", "redactions", "duplicates", "coverage", "quality"]
+    assert got["sections"] == ["overview", "lengths", "quarantine", "redactions", "duplicates", "coverage", "quality",
+                               "bias"]
     assert len(got["plots"]) >= 13 and sorted(got["drawn"]) == sorted(got["plots"]), got
     assert got["fetched"] == 0                      # self-contained: nothing loaded besides the page
     assert got["coverage"]["mental_health_datasets"] == "present"

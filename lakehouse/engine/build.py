@@ -281,3 +281,19 @@ def source_keys_redacted(session: "duckdb.DuckDBPyConnection", releasable: str) 
                        stage="source_keys", stage_name="__lh_source_keys_stage", batch_rows=256,
                        empty_sql="select null::varchar as original, null::varchar as source_key where false")
     return rel
+
+
+def record_bias(session: "duckdb.DuckDBPyConnection", policy: str) -> "duckdb.DuckDBPyRelation":
+    """Bias and cultural-competency columns (lakehouse.review.bias: group mentions, stereotype flags,
+    bias score, language) per distinct dedup_hash of the records that passed the policy, cached in
+    cache/bias_flags under the lexicon's fingerprint (flags and labels, never text)."""
+    from lakehouse.engine.stages import bias_fingerprint
+    from lakehouse.review.bias import bias_schema
+
+    inputs = (f"select dedup_hash as key, p.messages, p.prompt, p.chosen, p.rejected, p.text "
+              f"from (select dedup_hash, arg_min(struct_pack(messages, prompt, chosen, rejected, text), record_id) as p "
+              f"      from {policy} where policy_reason is null and dedup_hash is not null group by dedup_hash)")
+    sql = cached_map(session, storage=_storage(), stage="bias_flags", fp=bias_fingerprint(), inputs_sql=inputs,
+                     fn_path="lakehouse.engine.stages:bias_flags_batch", result_columns=bias_schema().names,
+                     batch_rows=256)
+    return session.sql(sql)

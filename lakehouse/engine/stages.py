@@ -288,3 +288,39 @@ def minhash_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     width = 4 * cfg.num_perm
     arr = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(sig), [None, pa.py_buffer(raw.tobytes())])
     return pa.record_batch([arr, pa.array(ne, pa.bool_())], names=["signature", "nonempty"])
+
+
+# -- bias and cultural-competency signals (lakehouse.review.bias) ---------------------------------
+def bias_fingerprint(config_path: str | None = None) -> str:
+    """What a record's bias columns depend on: the signal code's version, the resolved lexicons
+    (bias.yml + extra lexicons, their sha256) and the language identifier's version. A lexicon
+    change re-computes only this stage."""
+    from lakehouse.engine.cache import fingerprint
+    from lakehouse.review.bias import BIAS_VERSION, language_id_version
+    from lakehouse.review.config import load_bias_config
+
+    return fingerprint("bias", BIAS_VERSION, load_bias_config(config_path).config_hash, language_id_version())
+
+
+def bias_flags_batch(batch: pa.RecordBatch, **config: Any) -> pa.RecordBatch:
+    """Bias columns (group_mentions, stereotype_flags, bias_score, language, language_score) of each
+    record's canonical form (whitespace normalized as in the content hash), so they are a function
+    of the record's ``dedup_hash`` alone and can be cached under it. Flags and labels, never text."""
+    from lakehouse.hashing import normalize_whitespace
+    from lakehouse.review.bias import bias_batch
+
+    def norm(ms: Any) -> Any:
+        if ms is None:
+            return None
+        return [{"role": str(m.get("role") or ""), "content": normalize_whitespace(str(m.get("content") or ""))}
+                for m in ms]
+
+    cols = {n: batch.column(n).to_pylist() for n in ("messages", "prompt", "chosen", "rejected", "text")
+            if n in batch.schema.names}
+    canon = pa.RecordBatch.from_pydict({
+        **{c: pa.array([norm(v) for v in cols[c]], MESSAGES_TYPE) for c in ("messages", "prompt", "chosen", "rejected")
+           if c in cols},
+        **({"text": pa.array([normalize_whitespace(t) if t is not None else None for t in cols["text"]], pa.string())}
+           if "text" in cols else {}),
+    })
+    return bias_batch(canon, **config)

@@ -291,11 +291,17 @@ def _card(inputs: ReleaseInputs, counts: dict[str, Any], schemas: dict[str, Any]
 def _bias(storage: Storage, inputs: ReleaseInputs) -> dict[str, Any]:
     """reports/bias.json (lakehouse.review.bias): mention rates, stereotype flags and languages by
     family and split, against the ``bias_baseline_release`` when one is named. Never names this
-    release, so rebuilds stay byte-identical."""
+    release, so rebuilds stay byte-identical. Aggregated from the per-record columns the build carries
+    (int_record_bias: group_mentions, stereotype_flags, bias_score, language), grouped in SQL so only
+    distinct feature rows with a count reach Python; a relation without them is re-scanned."""
     from lakehouse.review.bias import bias_report, load_bias_report
 
-    cols = "family, split, kind, messages, prompt, chosen, rejected, text"
-    reader = inputs.release.query("r", f"select {cols} from r order by record_id").fetch_record_batch(4096)
+    if {"group_mentions", "stereotype_flags", "bias_score", "language"} <= set(inputs.release.columns):
+        sql = ("select family, split, group_mentions, stereotype_flags, bias_score, language, "
+               "count(*) as record_count from r group by all order by all")
+    else:
+        sql = "select family, split, kind, messages, prompt, chosen, rejected, text from r order by record_id"
+    reader = inputs.release.query("r", sql).fetch_record_batch(4096)
 
     def rows() -> Any:
         for batch in reader:
@@ -371,7 +377,8 @@ def publish_release(storage: Storage, inputs: ReleaseInputs, *, version: str | N
         entries.append(write_bytes_entry(staging, REPORT_HTML, render_report(ReportInputs(
             release=inputs.release, audit=reports["audit"], counts=counts, conversations=inputs.conversations,
             quarantine=inputs.quarantine, coverage=inputs.coverage, near_removals=inputs.near_removals,
-            registry=inputs.registry, tokenizer=inputs.tokenizer or None, gates=list(inputs.gates)))))
+            registry=inputs.registry, tokenizer=inputs.tokenizer or None, gates=list(inputs.gates),
+            bias=reports.get("bias")))))
         entries.sort(key=lambda e: e.key)
         manifest = {
             "format": FORMAT, "version": version,

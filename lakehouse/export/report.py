@@ -4,8 +4,9 @@ and inline SVG plots, no script, no network), readable offline.
 Plots (matplotlib, Agg backend, SVG with a fixed hash salt and no date, so a rebuild gives the same
 bytes): turns / characters / tokens per family, split and stage (histograms + percentile tables),
 quarantine by reason, redactions by type, exact and near-duplicate rates (with example ids to pass to
-``lakehouse trace``), the coverage matrix, and quality-score distributions when records carry
-``metadata.quality``. No message text is ever written into the report: ids, counts and numbers only.
+``lakehouse trace``), the coverage matrix, quality-score distributions when records carry
+``metadata.quality``, and the bias and cultural-competency summary of ``reports/bias.json``
+(mention rates by family, stereotyping, languages, change against the baseline). No message text is ever written into the report: ids, counts and numbers only.
 
 Token counts come from a real tokenizer when one is named (a local folder holding ``tokenizer.json``,
 the ``tokenizer`` dbt var or ``lakehouse build --tokenizer``); otherwise they are characters / 4 and
@@ -48,6 +49,7 @@ class ReportInputs:
     tokenizer: str | None = None
     gates: list[str] = field(default_factory=list)
     max_examples: int = 10
+    bias: dict[str, Any] | None = None          # reports/bias.json (lakehouse.review.bias.bias_report)
 
 
 class TokenizerError(ValueError):
@@ -365,6 +367,93 @@ def _group_values(df: "pl.DataFrame", by: str, metric: str) -> dict[str, list[fl
     return out
 
 
+def _pct(v: Any) -> str:
+    return "" if v is None else f"{100.0 * float(v):.1f}"
+
+
+def _signed_pct(v: Any) -> str:
+    return "" if v is None else f"{100.0 * float(v):+.1f}"
+
+
+def bias_section(bias: dict[str, Any] | None) -> list[str]:
+    """The bias and cultural-competency part of the report, from reports/bias.json: mention rates by
+    family (share of records mentioning a category), stereotyping rate per family, language shares
+    and, with a baseline release, the change of each rate. Numbers only."""
+    parts = ['<h2 id="bias">Bias and cultural competency</h2>']
+    if not bias:
+        parts.append('<p class="muted" id="bias-empty">This release has no bias report.</p>')
+        return parts
+    lex = bias.get("lexicon") or {}
+    parts.append(f'<p class="muted">From <code>reports/bias.json</code> ({_e(bias.get("records"))} records; lexicon '
+                 f'version {_e(lex.get("version"))}, sha256 <code>{_e(str(lex.get("sha256") or "")[:12])}</code>; '
+                 f'{_e(bias.get("language_id"))}). Rates in %: the share of records mentioning a group of the '
+                 "category, and of records with a stereotyping flag (a group term with a generalising negative "
+                 "attribution). The stage-1 families' limit is on each record's <code>bias_score</code> "
+                 "(registry <code>max_bias_score</code>).</p>")
+    cats = list(bias.get("categories") or {})
+    mr = bias.get("mention_rates") or {}
+    st = bias.get("stereotyping") or {}
+    fams = sorted((mr.get("by_family") or {}).items())
+    rows = []
+    for fam, node in [("(all)", mr.get("overall") or {})] + fams:
+        stn = st.get("overall") if fam == "(all)" else (st.get("by_family") or {}).get(fam)
+        stn = stn or {}
+        rows.append([fam, node.get("records", 0)]
+                    + [_pct(((node.get("categories") or {}).get(c) or {}).get("rate")) for c in cats]
+                    + [stn.get("records_flagged", 0), _pct(stn.get("rate")), stn.get("mean_bias_score", 0.0)])
+    parts.append("<h3>Mention rates and stereotyping by family (%)</h3>")
+    parts.append('<div data-table="bias-by-family">' + _table(["family", "records"] + [c.replace("_", " ") for c in cats]
+                                                              + ["flagged", "stereotyping %", "mean bias score"], rows)
+                 + "</div>")
+    overall_cats = ((mr.get("overall") or {}).get("categories") or {})
+    fam_rates = [(fam, 100.0 * float(((st.get("by_family") or {}).get(fam) or {}).get("rate") or 0.0)) for fam, _ in fams]
+    parts.append('<div class="grid">')
+    parts.append(_figure("bias-mentions", bar_svg([(c.replace("_", " "), round(100.0 * float((overall_cats.get(c) or {})
+                                                                                              .get("rate") or 0.0), 1))
+                                                   for c in cats], "records mentioning a group, by category",
+                                                  "% of records", color="#2c7a7b"), "mention rate by category (all records)"))
+    parts.append(_figure("bias-stereotyping", bar_svg([(f, round(v, 2)) for f, v in fam_rates],
+                                                      "records with a stereotyping flag, by family", "% of records",
+                                                      color="#c05621"), "stereotyping rate by family"))
+    parts.append("</div>")
+    by_group = (st.get("overall") or {}).get("by_group") or {}
+    if by_group:
+        parts.append("<details><summary>Stereotyping flags by group</summary>")
+        parts.append(_table(["group", "records"], [[g, n] for g, n in sorted(by_group.items(), key=lambda kv: (-kv[1], kv[0]))]))
+        parts.append("</details>")
+    lang = (bias.get("language") or {}).get("overall") or {}
+    counts = lang.get("counts") or {}
+    parts.append("<h3>Languages</h3>")
+    parts.append('<div data-table="bias-languages">' + _table(
+        ["language", "records", "share %"],
+        [[k, v, _pct((lang.get("shares") or {}).get(k))] for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))])
+        + "</div>")
+    base = bias.get("baseline")
+    parts.append("<h3>Change against the baseline release</h3>")
+    if not base:
+        parts.append('<p class="muted" id="bias-no-baseline">No baseline: set the dbt var '
+                     "<code>bias_baseline_release</code> to compare with an earlier release.</p>")
+        return parts
+    if base.get("lexicon_changed"):
+        parts.append('<p class="note">The lexicon changed since the baseline: part of the change comes from the lists.</p>')
+    recs = base.get("records") or {}
+    parts.append(f'<p>Baseline <code>{_e(base.get("release"))}</code>: {_e(recs.get("baseline"))} records, now '
+                 f'{_e(recs.get("current"))}. Changes in percentage points.</p>')
+    mrc = base.get("mention_rate_change") or {}
+    src = base.get("stereotype_rate_change") or {}
+    bcats = sorted((mrc.get("overall") or {}))
+    brows = [["(all)"] + [_signed_pct((mrc.get("overall") or {}).get(c)) for c in bcats] + [_signed_pct(src.get("overall"))]]
+    for fam, d in sorted((mrc.get("by_family") or {}).items()):
+        brows.append([fam] + [_signed_pct((d or {}).get(c)) for c in bcats]
+                     + [_signed_pct((src.get("by_family") or {}).get(fam))])
+    parts.append('<div data-table="bias-baseline">' + _table(["family"] + [c.replace("_", " ") for c in bcats]
+                                                             + ["stereotyping"], brows) + "</div>")
+    lsc = base.get("language_share_change") or {}
+    if lsc:
+        parts.append(_table(["language", "share change (pp)"], [[k, _signed_pct(v)] for k, v in sorted(lsc.items())]))
+    return parts
+
+
 def render_report(inp: ReportInputs) -> bytes:
     df = release_frame(inp)
     token_label = (f"tokens ({tokenizer_name(inp.tokenizer)} tokenizer)" if inp.tokenizer
@@ -372,7 +461,7 @@ def render_report(inp: ReportInputs) -> bytes:
     parts: list[str] = []
     nav = [("overview", "Overview"), ("lengths", "Lengths"), ("quarantine", "Quarantine"),
            ("redactions", "Redactions"), ("duplicates", "Duplicates"), ("coverage", "Coverage"),
-           ("quality", "Quality")]
+           ("quality", "Quality"), ("bias", "Bias")]
     parts.append("<h1>Release report</h1>")
     parts.append(f'<p class="muted">{df.height} released records. Numbers and ids only: no message text. '
                  "Machine-readable numbers are in <code>reports/*.json</code>; files and hashes in "
@@ -474,6 +563,8 @@ def render_report(inp: ReportInputs) -> bytes:
     else:
         parts.append('<p class="muted" id="quality-empty">No record of this release carries '
                      "<code>metadata.quality</code> yet: the distributions appear here once the quality scorers run.</p>")
+
+    parts.extend(bias_section(inp.bias))
 
     doc = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"

@@ -26,6 +26,10 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from lakehouse.review.config import BiasConfig, load_bias_config
 
 REPORT_FORMAT = "lakehouse-bias-report/1"
+# version of the per-record signals (matcher, segments, language sample): part of the engine stage's
+# cache fingerprint (lakehouse.engine.stages.bias_fingerprint) with the lexicon's hash; bump it when
+# record_bias changes what it returns for the same text and lexicon
+BIAS_VERSION = "1"
 _WORD_RE = re.compile(r"[\w'+-]+")
 _SENT_RE = re.compile(r"(?<=[.!?;])\s+|\n+")
 _PLACEHOLDER_RE = re.compile(r"<[A-Z_]+(?:_\d+)?>")
@@ -209,6 +213,8 @@ def _flat(rec: Mapping[str, Any]) -> dict[str, Any]:
         meta.get("bias") if isinstance(meta.get("bias"), Mapping) else None)
     if src is not None:
         out["_features"] = {k: src.get(k) for k in _FEATURES}
+    # a row standing for several records with the same features (the exporter's grouped rows)
+    out["_count"] = int(rec["record_count"]) if rec.get("record_count") is not None else 1
     return out
 
 
@@ -235,18 +241,19 @@ class _Acc:
         self.flagged = 0
         self.flag_groups: Counter[str] = Counter()
         self.lang: Counter[str] = Counter()
-        self.bias_sum = 0.0
+        self.bias_milli = 0   # sum of bias_score in thousandths (scores have 3 decimals): exact, order-free
 
-    def add(self, f: Mapping[str, Any]) -> None:
-        self.n += 1
+    def add(self, f: Mapping[str, Any], n: int = 1) -> None:
+        """Count ``n`` records with the features ``f``."""
+        self.n += n
         groups = set(f.get("group_mentions") or [])
-        self.group.update(groups)
-        self.cat.update({g.split(":", 1)[0] for g in groups})
+        self.group.update(dict.fromkeys(groups, n))
+        self.cat.update(dict.fromkeys({g.split(":", 1)[0] for g in groups}, n))
         flags = set(f.get("stereotype_flags") or [])
-        self.flagged += bool(flags)
-        self.flag_groups.update(flags)
-        self.lang[str(f.get("language") or "und")] += 1
-        self.bias_sum += float(f.get("bias_score") or 0.0)
+        self.flagged += n if flags else 0
+        self.flag_groups.update(dict.fromkeys(flags, n))
+        self.lang[str(f.get("language") or "und")] += n
+        self.bias_milli += round(float(f.get("bias_score") or 0.0) * 1000) * n
 
     def mentions(self, categories: Sequence[str], groups_of: Mapping[str, list[str]]) -> dict[str, Any]:
         return {"records": self.n, "categories": {
@@ -257,7 +264,7 @@ class _Acc:
 
     def stereotyping(self) -> dict[str, Any]:
         return {"records": self.n, "records_flagged": self.flagged, "rate": _rate(self.flagged, self.n),
-                "mean_bias_score": round(self.bias_sum / self.n, 4) if self.n else 0.0,
+                "mean_bias_score": round(self.bias_milli / 1000 / self.n, 4) if self.n else 0.0,
                 "by_group": dict(sorted(self.flag_groups.items()))}
 
     def languages(self) -> dict[str, Any]:
@@ -270,8 +277,10 @@ def bias_report(records: Iterable[Mapping[str, Any]], baseline: Mapping[str, Any
     """The bias and cultural-competency report of a set of records (JSON-ready, deterministic for a
     given set of records whatever their order). ``records`` are release JSON lines (``metadata`` +
     payload) or flat dicts with family/split and the payload; precomputed bias columns (top level or
-    ``metadata.bias``) are used when present. ``baseline`` is an earlier report (a release's
-    reports/bias.json): the result then has the change against it."""
+    ``metadata.bias``) are used when present, and a ``record_count`` field makes one row stand for
+    that many records with the same family, split and features (what the exporter streams: the
+    build's per-record columns grouped in SQL, never text). ``baseline`` is an earlier report (a
+    release's reports/bias.json): the result then has the change against it."""
     cfg = config or load_bias_config()
     groups_of: dict[str, list[str]] = defaultdict(list)
     for g in cfg.groups:
@@ -282,7 +291,7 @@ def bias_report(records: Iterable[Mapping[str, Any]], baseline: Mapping[str, Any
             feats = rec.get("_features") or record_bias(rec, cfg)
             for key in (("overall", ""), ("family", rec["family"]), ("split", rec["split"]),
                         ("family_split", f"{rec['family']}\t{rec['split']}")):
-                accs[key].add(feats)
+                accs[key].add(feats, rec["_count"])
     overall = accs[("overall", "")]
 
     def dim(name: str) -> list[tuple[str, _Acc]]:

@@ -3,7 +3,9 @@
 -- registry thresholds (macro quality_quarantine_reason, macros/gates/gate_quality.sql): a harmful
 -- reply, a crisis disclosure the reply does not handle, or a toxic assistant turn quarantines a
 -- non-edge record; crisis language in client turns never does by itself; a score under the
--- family's threshold quarantines with reason quality:<score> and its value.
+-- family's threshold quarantines with reason quality:<score> and its value. The stage-1 bias limit
+-- (int_record_bias, lakehouse/review/bias; registry max_bias_score, macro bias_quarantine_reason)
+-- quarantines a non-edge record whose model turns stereotype a group: quality:bias and its value.
 -- Clinician review (int_review_verdicts) comes last: a fail or escalate verdict quarantines
 -- (clinical_review, with the decision id); a `release` verdict lifts quality, safety and
 -- clinical-review reasons only, never license, provenance or conversion failures (and PII
@@ -27,6 +29,14 @@ reviews as (
     select * from {{ ref('int_review_verdicts') }}
 ),
 
+-- bias signals of every record that passed the policy (a missing row reads as `quality:bias missing`
+-- where the family has a limit)
+bias_in as (
+    select p.record_id, p.label, p.is_training_edge_case, b.stereotype_flags, b.bias_score
+    from policy as p left join {{ ref('int_record_bias') }} as b on b.key = p.dedup_hash
+    where p.policy_reason is null
+),
+
 classified as (
 select
     p.* exclude (quarantine_reason, policy_reason),
@@ -48,9 +58,12 @@ select
     coalesce(s.crisis_disclosure, false) as safety_crisis,
     coalesce(s.toxic_assistant, false) as safety_toxicity,
     coalesce(s.crisis_categories, []::varchar[]) as safety_categories,
+    bi.stereotype_flags,
+    bi.bias_score,
     coalesce(
         p.policy_reason,
         case when s.key is not null then {{ quality_quarantine_reason('s.', 'reg.', var('crisis_handling_min')) }} end,
+        case when bi.record_id is not null then {{ bias_quarantine_reason('bi.', 'reg.') }} end,
         case when r.review_verdict in ('fail', 'escalate')
             then 'clinical_review ' || r.review_verdict || ' decision ' || r.review_decision_id end
     ) as base_reason,
@@ -60,6 +73,7 @@ from policy as p
 left join scores_in as s on s.key = p.dedup_hash and s.record_id = p.record_id
 left join {{ ref('dataset_registry') }} as reg on reg.family = p.source_family
 left join reviews as r on r.record_id = p.record_id
+left join bias_in as bi on bi.record_id = p.record_id
 )
 
 select

@@ -18,6 +18,10 @@ s as (
     select record_id, split from {{ ref('int_conversations_split') }}
 ),
 
+b as (
+    select * from {{ ref('int_record_bias') }}
+),
+
 decided as (
     select
         d.*,
@@ -36,12 +40,17 @@ decided as (
         r.chosen as released_chosen,
         r.rejected as released_rejected,
         r.text as released_text,
-        s.split as released_split
+        s.split as released_split,
+        b.group_mentions,
+        b.stereotype_flags,
+        b.bias_score,
+        b.language
     from d
     left join c on c.record_id = d.record_id
     left join c as c_dup on c_dup.record_id = d.exact_duplicate_of
     left join r on r.record_id = d.record_id
     left join s on s.record_id = d.record_id
+    left join b on b.key = d.dedup_hash
 )
 
 select
@@ -72,6 +81,11 @@ select
     repairs,
     n_turns,
     n_chars,
+    -- bias signals of the record's canonical content (int_record_bias; lakehouse.review.bias)
+    group_mentions,
+    stereotype_flags,
+    bias_score,
+    language,
     released_messages as messages,
     released_prompt as prompt,
     released_chosen as chosen,

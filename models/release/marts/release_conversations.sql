@@ -3,17 +3,24 @@
 -- exporter (python/models/release/release_export.py) only runs when they all pass.
 with released as (
     select
-        *,
-        (row_number() over (partition by split, family, kind, label is not null order by content_hash) - 1)
+        s.*,
+        -- bias signals of the record's canonical content (int_record_bias, the key the policy used)
+        b.group_mentions,
+        b.stereotype_flags,
+        b.bias_score,
+        b.language,
+        (row_number() over (partition by s.split, s.family, s.kind, s.label is not null order by s.content_hash) - 1)
             // {{ var('shard_size') }} as shard
-    from {{ ref('int_conversations_split') }}
+    from {{ ref('int_conversations_split') }} as s
+    left join {{ ref('int_record_bias') }} as b on b.key = s.dedup_hash
 ),
 
 registry_version as (
     select left(sha256(string_agg(
         concat_ws('|', family, phases, sft_stage, weight, required, holdout, is_edge_case, priority,
                   min_turns, min_chars, max_chars, holdout_share, feeds_long_running, min_empathy, min_coherence,
-                  min_reasoning_completeness, min_preference_margin, min_crisis_handling, quality_waiver, min_records), chr(10) order by family)), 16) as registry_version
+                  min_reasoning_completeness, min_preference_margin, min_crisis_handling, quality_waiver, min_records,
+                  max_bias_score), chr(10) order by family)), 16) as registry_version
     from {{ ref('dataset_registry') }}
 ),
 
@@ -26,6 +33,13 @@ serialized as (
         r.*,
         b.registry_version,
         {
+            -- lakehouse.review.bias signals (reports/bias.json aggregates them)
+            'bias': {
+                'bias_score': r.bias_score,
+                'group_mentions': r.group_mentions,
+                'language': r.language,
+                'stereotype_flags': r.stereotype_flags
+            },
             'content_hash': r.content_hash,
             'family': r.family,
             'file_sha256': r.file_sha256,
@@ -79,6 +93,10 @@ select
     pii_status,
     pii_redactions,
     {{ quality_score_columns() }},
+    group_mentions,
+    stereotype_flags,
+    bias_score,
+    language,
     review_release_decision_id,
     registry_version,
     n_turns,
