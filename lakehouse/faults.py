@@ -20,9 +20,10 @@ KILL_EXIT_CODE = 137   # what a shell reports for SIGKILL
 
 KILL_POINTS: dict[str, str] = {
     "landing.after_raw_commit": "a file's rows are committed to raw/<source>, its catalog/landings row is not",
-    "publish.after_curated": "curated/quarantine tables are written, the release folder is not",
     "publish.before_place": "the staged release folder is complete (manifest included), not yet renamed into place",
     "publish.after_folder": "the release folder is in place (manifest written), catalog/release_records is not",
+    "curated.after_commit": "a curated model's Delta table is committed, its staged file (beside the build "
+                            "DuckDB) is not removed and the later curated models have not run",
 }
 
 

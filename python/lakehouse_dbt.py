@@ -4,6 +4,7 @@
 - creates the S3 secret from AWS_* / OVH_S3_* settings
 - registers the ``lh_*`` UDFs from ``lakehouse.udf``
 - exposes the resolved lakehouse root as the DuckDB variable ``lakehouse_root`` (read by macros)
+- ``store``: writes the curated Delta tables of the ``external`` models in models/release/marts/curated/
 
 UDFs exist only on dbt's connection: models that call them are tables, never views.
 """
@@ -37,3 +38,14 @@ class Plugin(BasePlugin):
 
     def configure_cursor(self, cursor: Any) -> None:
         _set_root(cursor, self.settings.root)
+
+    def store(self, target_config: Any) -> None:
+        """``external`` models with ``plugin='lakehouse_dbt'`` (models/release/marts/curated/): the
+        staged Parquet file becomes the Delta table ``delta_key`` under the root, then is removed
+        (lakehouse/export/curated.py). In this process: deltalake must not run after a fork."""
+        from lakehouse.export.curated import store_staged
+        from lakehouse.storage import Storage
+
+        if target_config.location is None or target_config.location.format != "parquet":
+            raise ValueError(f"{target_config.relation}: the lakehouse_dbt plugin stores parquet-staged external models")
+        store_staged(Storage(self.settings), target_config.location.path, target_config.config.get("delta_key"))

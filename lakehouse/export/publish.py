@@ -24,7 +24,7 @@ from lakehouse.export.files import FileEntry, HashingWriter, write_bytes_entry
 from lakehouse.export.release_index import clean_stale_staging, converge_release_index, staging_prefix
 from lakehouse.faults import kill_point
 from lakehouse.export.report import ReportInputs, render_report
-from lakehouse.storage import CATALOG_PREFIX, CURATED_PREFIX, QUARANTINE_PREFIX, RELEASES_PREFIX, Storage, split_s3_uri
+from lakehouse.storage import CATALOG_PREFIX, RELEASES_PREFIX, Storage, split_s3_uri
 
 if TYPE_CHECKING:
     import duckdb
@@ -311,22 +311,6 @@ def _bias(storage: Storage, inputs: ReleaseInputs) -> dict[str, Any]:
     return bias_report(rows(), baseline)
 
 
-def _curated_tables(storage: Storage, inputs: ReleaseInputs) -> None:
-    from deltalake import write_deltalake
-
-    targets = [(inputs.conversations, f"{CURATED_PREFIX}/conversations"),
-               (inputs.coverage, f"{CURATED_PREFIX}/coverage"),
-               (inputs.near_removals, f"{CURATED_PREFIX}/near_duplicate_removals"),
-               (inputs.quarantine, f"{QUARANTINE_PREFIX}/records")]
-    for rel, key in targets:
-        if rel is None:
-            continue
-        reader = rel.fetch_record_batch(20_000)
-        write_deltalake(storage.uri(key), reader, mode="overwrite", schema_mode="overwrite",
-                        storage_options=storage.delta_storage_options())
-        log.info("curated table %s written", key)
-
-
 def _existing_manifest(storage: Storage, version: str) -> dict[str, Any] | None:
     key = f"{release_prefix(version)}/{MANIFEST}"
     if not storage.exists(key):
@@ -392,16 +376,13 @@ def publish_release(storage: Storage, inputs: ReleaseInputs, *, version: str | N
         if existing is not None:
             if existing.get("files") == manifest["files"]:
                 log.info("release %s unchanged (%d files)", version, len(entries))
-                _curated_tables(storage, inputs)
                 converge_release_index(storage, inputs.release, version)   # repairs a publish killed before it
                 return PublishResult(version, storage.uri(prefix), "unchanged", entries, counts)
-            if not overwrite:  # refused before anything is written: curated tables stay as they were
+            if not overwrite:  # refused before anything is written (the curated models then skip too)
                 raise ReleaseExists(
                     f"release {version} already exists with different content; releases are immutable: set a "
                     f"new version (lakehouse build --version v..., or --vars '{{release_version: v...}}') "
                     f"or release_overwrite: true")
-        _curated_tables(storage, inputs)
-        kill_point("publish.after_curated")
         _upload(storage, staging, prefix, entries, manifest)
         kill_point("publish.after_folder")
     finally:

@@ -1,6 +1,7 @@
-"""Publish the release (exports/releases/<version>/) and the curated Delta tables.
+"""Publish the release (exports/releases/<version>/); the curated Delta tables are the dbt models
+of models/release/marts/curated/, which run after this one.
 
-Runs last in `dbt build --select release`, after every gate (tests on release_conversations);
+Runs in `dbt build --select release` after every gate (tests on release_conversations);
 a failing gate skips this model, so nothing is published. Returns one row per published file.
 """
 
