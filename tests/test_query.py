@@ -387,3 +387,21 @@ def test_attach_file_opens_in_a_fresh_connection(lake, tmp_path):
     secret = lake.storage().settings.s3.secret_access_key
     if secret:
         assert secret.encode() not in path.read_bytes()   # no credentials stored in the file
+
+
+def test_trace_shows_scores_and_the_failed_threshold(lake):
+    st = lake.storage()
+    rid = run_query("select record_id from conversations where is_released order by record_id limit 1", st).to_pylist()[0]
+    rec = trace_record(st, rid["record_id"])["records"][0]
+    scored = next(s for s in rec["transformations"] if s["step"] == "scored")
+    assert {"empathy", "empathy_mechanisms", "coherence", "crisis_disclosure", "harmful_response"} <= set(scored["quality"])
+    assert "failed" not in scored
+    res = _cli(lake, "trace", rid["record_id"])
+    assert res.exit_code == 0 and "empathy" in res.output and "coherence" in res.output
+    low = run_query("select record_id, reason_code from quarantine where reason_code like 'quality:%' "
+                    "or reason_code like 'safety:%' order by record_id limit 1", st).to_pylist()
+    if low:   # the fixture's low-empathy replies: the trace names the threshold the record failed
+        rec = trace_record(st, low[0]["record_id"])["records"][0]
+        scored = next(s for s in rec["transformations"] if s["step"] == "scored")
+        assert scored["failed"]["reason_code"] == low[0]["reason_code"] and scored["failed"]["threshold"]
+        assert scored["quality"] is not None

@@ -56,6 +56,8 @@ def _step_text(step: dict[str, Any]) -> list[str]:
         return [_v(step.get("repairs") or {})]
     if kind == "quarantined":
         return [f"{_v(step.get('reason_code'))}: {_v(step.get('reason'))}"]
+    if kind == "scored":
+        return _scored_text(step)
     if kind == "privacy":
         red = step.get("redactions")
         red_text = "no pii column" if red is None else ("none" if not red else
@@ -73,6 +75,32 @@ def _step_text(step: dict[str, Any]) -> list[str]:
     if kind == "released":
         return _released_text(step)
     return [_v({k: v for k, v in step.items() if k != "step"})]
+
+
+def _num(v: Any) -> str:
+    return "-" if v is None else (f"{v:.3f}".rstrip("0").rstrip(".") if isinstance(v, float) else str(v))
+
+
+def _scored_text(step: dict[str, Any]) -> list[str]:
+    """Scores (metadata.quality) in two lines, then bias signals and the threshold a quarantine failed."""
+    q = step.get("quality") or {}
+    mech = q.get("empathy_mechanisms") or {}
+    lines = [f"empathy {_num(q.get('empathy'))} (reactions {_num(mech.get('emotional_reactions'))}, "
+             f"interpretations {_num(mech.get('interpretations'))}, explorations {_num(mech.get('explorations'))}) · "
+             f"coherence {_num(q.get('coherence'))} · reasoning {_num(q.get('reasoning_completeness'))}"
+             + (f" · preference margin {_num(q.get('preference_margin'))}" if q.get("preference_margin") is not None else "")]
+    crisis = "crisis disclosed" + (f" ({', '.join(q.get('crisis_categories') or [])}), handling {_num(q.get('crisis_handling'))}"
+                                   if q.get("crisis_categories") else "") if q.get("crisis_disclosure") else "no crisis disclosed"
+    lines.append(f"{crisis} · harmful response {'yes' if q.get('harmful_response') else 'no'} · "
+                 f"toxic assistant turn {'yes' if q.get('toxic_assistant') else 'no'}")
+    bias = step.get("bias")
+    if bias:
+        flags = ", ".join(bias.get("stereotype_flags") or []) or "none"
+        lines.append(f"bias score {_num(bias.get('bias_score'))}; stereotype flags {flags}")
+    failed = step.get("failed")
+    if failed:
+        lines.append(f"failed {failed['reason_code']}" + (f": {failed['threshold']}" if failed.get("threshold") else ""))
+    return lines
 
 
 def _dedup_text(step: dict[str, Any]) -> list[str]:

@@ -29,7 +29,10 @@ SOURCE_FIELDS = {"source_name": "name", "source_family": "family", "license_tag"
 KNOWN_COLUMNS = frozenset(SOURCE_FIELDS) | {
     "record_id", "kind", "landing_id", "landed_at", "shape", "is_training_edge_case", "content_hash", "is_released",
     "duplicate_of", "duplicate_kind", "split", "phase", "stage", "pii_status", "pii_redactions", "n_turns", "n_chars",
-    "repairs", "quarantine_reason", "reason_code", "provenance", "input_format", "label", "dedup_hash"}
+    "repairs", "quarantine_reason", "reason_code", "provenance", "input_format", "label", "dedup_hash", "quality",
+    "stereotype_flags", "bias_score"}
+# quarantine reason codes decided from the scores (macros/gates/gate_quality.sql)
+SCORE_REASON_PREFIXES = ("quality:", "safety:")
 _SAFE_EXTRA_NAME = re.compile(r"(_id|_ids|_kind|_status|_code|_reason|_hash|_tag|_score|_jaccard|_flag|_version|"
                               r"cluster|stage|phase|family|route|rank|count|^n_|^is_|^has_)", re.IGNORECASE)
 _TEXTY_NAME = re.compile(r"(text|content|message|prompt|chosen|rejected|record$|turns?$|body|snippet)", re.IGNORECASE)
@@ -330,6 +333,9 @@ def _steps(row: dict[str, Any], prov: dict[str, Any], q: dict[str, Any] | None, 
                       "is_training_edge_case": row.get("is_training_edge_case")})
     if "repairs" in row:
         steps.append({"step": "repaired", "repairs": _parse_json(row.get("repairs")) or {}})
+    scored = _scored(row, q)
+    if scored is not None:
+        steps.append(scored)
     if q is not None:
         steps.append({"step": "quarantined", "reason_code": q.get("reason_code"),
                       "reason": q.get("quarantine_reason")})
@@ -345,6 +351,24 @@ def _steps(row: dict[str, Any], prov: dict[str, Any], q: dict[str, Any] | None, 
     steps.append({"step": "released", "releases": releases if has_release_index else None,
                   "content_released_as": content_releases})
     return steps
+
+
+def _scored(row: dict[str, Any], q: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The clinical quality step: the record's scores (metadata.quality, lakehouse.quality) and bias
+    signals, and when it was quarantined on them, the threshold it failed (the reason's detail, e.g.
+    ``empathy 0.325 < 0.7``)."""
+    src = row if row.get("quality") is not None else (q or {})
+    quality = _parse_json(src.get("quality"))
+    if quality is None and src.get("stereotype_flags") is None and src.get("bias_score") is None:
+        return None
+    out: dict[str, Any] = {"step": "scored", "quality": quality}
+    if src.get("bias_score") is not None or src.get("stereotype_flags"):
+        out["bias"] = {"bias_score": src.get("bias_score"), "stereotype_flags": list(src.get("stereotype_flags") or [])}
+    reason = str((q or {}).get("quarantine_reason") or "")
+    if reason.startswith(SCORE_REASON_PREFIXES):
+        code, _, detail = reason.partition(" ")
+        out["failed"] = {"reason_code": code, "threshold": detail or None}
+    return out
 
 
 def _dedup(look: _Lookup, row: dict[str, Any]) -> dict[str, Any] | None:

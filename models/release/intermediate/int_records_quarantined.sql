@@ -13,6 +13,10 @@ select
         when quarantine_reason like 'missing_field%' then 'missing_field'
         else regexp_replace(split_part(quarantine_reason, ' ', 1), '[^a-z_:]', '', 'g')
     end as reason_code,
+    -- the scores and bias signals the decision saw (null when it came before scoring)
+    quality,
+    stereotype_flags,
+    bias_score,
     raw_record
 from {{ ref('int_records_classified') }}
 where quarantine_reason is not null

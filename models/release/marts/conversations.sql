@@ -86,6 +86,8 @@ select
     stereotype_flags,
     bias_score,
     language,
+    -- metadata.quality: the clinical quality and safety scores (int_conversations_hashed)
+    quality,
     released_messages as messages,
     released_prompt as prompt,
     released_chosen as chosen,
