@@ -164,3 +164,14 @@ def test_same_iban_compact_and_grouped_shares_a_placeholder(redactor: Redactor) 
     assert "<IBAN_1>" in res.messages[0]["content"] and "<IBAN_1>" in res.messages[2]["content"]
     assert "<IBAN_2>" not in res.messages[2]["content"]
     assert res.messages[2]["content"].endswith("I feel hopeless about money.")
+
+
+def test_iban_shaped_code_with_bad_check_digits_is_still_redacted(redactor: Redactor) -> None:
+    """A mistyped IBAN is still someone's account: redacted as an identifier (long_number)."""
+    good = IBANS["GB"]
+    bad = good[:2] + f"{(int(good[2:4]) + 1) % 100:02d}" + good[4:]
+    assert not stdnum_iban.is_valid(bad, check_country=False)
+    for written in (bad, stdnum_iban.format(bad)):
+        res = redactor.redact_texts([f"I think the account was {written}, but the bank bounced it."])[0]
+        assert written not in res.text and res.pii_status != "clean", res.text
+        assert res.text.startswith("I think the account was <") and res.text.endswith(">, but the bank bounced it.")

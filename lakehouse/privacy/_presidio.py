@@ -253,7 +253,8 @@ def custom_recognizers(config: PrivacyConfig, nlp: Any = None) -> list[LocalReco
                                    [(patterns.relation_person_regex(config.relation_words), float(c["score"]))], language=lang))
     c = config.custom("long_number")
     if c.get("enabled"):
-        out.append(RegexRecognizer("LongNumberRecognizer", "ID_NUMBER", [(patterns.long_number_regex(), float(c["score"]))],
+        out.append(RegexRecognizer("LongNumberRecognizer", "ID_NUMBER", [(patterns.long_number_regex(), float(c["score"])),
+                                                                         (patterns.account_code_regex(), float(c["score"]))],
                                    context=["account", "card", "member", "policy", "acct", "identification", "reference"],
                                    language=lang, min_digits=int(c.get("min_digits", 8))))
     c = config.custom("cue_person")

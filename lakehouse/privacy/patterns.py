@@ -192,6 +192,15 @@ def long_number_regex() -> str:
             r"(?![\w/]|[.,-]\d)")
 
 
+def account_code_regex() -> str:
+    """IBAN-shaped codes, upper case, compact or in groups of four ('GB82 WEST 1234 5698 7654 3',
+    'XY12ABCD1234567890'): an account number even when its check digits fail (a typo, a made-up
+    or unregistered format); a valid IBAN is found as such by recognizers.IbanFinder. The digit
+    count is checked by the recognizer (min_digits)."""
+    return (r"(?<![\w])[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?:[ \t-][A-Z0-9]{4}){2,7}(?:[ \t-][A-Z0-9]{1,3})?)"
+            r"(?![\w])")
+
+
 def titled_person_regex() -> str:
     """'Dr. Sarah Mitchell', 'Ms. Lee': the name after an honorific."""
     return rf"\b(?:{_alt(HONORIFICS)})\.?[ \t]+(?P<pii>{_name()})"
