@@ -216,6 +216,15 @@ def test_stage_is_cached_and_the_column_is_queryable(build: dict[str, Any]) -> N
     rows = _db(build["work"], "select source_family, is_released, stereotype_flags, bias_score from main.conversations "
                               "where len(stereotype_flags) > 0 order by 1")
     assert rows and all(r[0] == "edge_case_synthetic" and r[1] and r[2] == ["gender:women"] for r in rows)
+    # the curated table `lakehouse sql` reads carries the column
+    from lakehouse.query import run_query
+    from lakehouse.storage import Storage
+
+    got = run_query("select family, count(*) filter (where len(stereotype_flags) > 0) as flagged, "
+                    "count(*) filter (where bias_score is null) as unscored from conversations where is_released "
+                    "group by 1 order by 1", Storage.from_env(build["root"])).to_pylist()
+    assert got == [{"family": "edge_case_synthetic", "flagged": 2, "unscored": 0},
+                   {"family": "mental_health_datasets", "flagged": 0, "unscored": 0}]
 
 
 @pytest.mark.dbt
