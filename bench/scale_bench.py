@@ -69,8 +69,13 @@ def run(cmd: list[str], env: dict[str, str], log: Path) -> tuple[float, int, str
 STAGE_RE = re.compile(r"\[lakehouse\] (\S+): ([\d,]+) records in (\S+) \(([\d,.]+)/s\)")
 
 
+NODE_RE = re.compile(r"OK created \S+ (?:\S+ )?model (\S+) .*?\[\S+ in ([\d.]+)s\]")
+
+
 def stages(out: str) -> list[str]:
-    return [f"{m.group(1)} {m.group(2)} in {m.group(3)} ({m.group(4)}/s)" for m in STAGE_RE.finditer(out)]
+    lines = [f"{m.group(1)} {m.group(2)} in {m.group(3)} ({m.group(4)}/s)" for m in STAGE_RE.finditer(out)]
+    nodes = sorted(((float(m.group(2)), m.group(1).split(".")[-1]) for m in NODE_RE.finditer(out)), reverse=True)
+    return lines + [f"dbt {name} {sec:.1f}s" for sec, name in nodes[:8]]
 
 
 def ray_compare(texts: list[str], rows: int) -> dict[str, float]:
@@ -102,6 +107,10 @@ def main() -> None:
     ap.add_argument("--data-dir", default="/tmp/lakehouse-scale")
     ap.add_argument("--skip-builds", action="store_true")
     ap.add_argument("--skip-ray", action="store_true")
+    ap.add_argument("--skip-rebuilds", action="store_true", help="cold build only (for the largest sizes)")
+    ap.add_argument("--lexicon-only", action="store_true",
+                    help="quality scores without the MiniLM embeddings (quality.yml `embeddings: false`, via "
+                         "LAKEHOUSE_CONFIG_DIR): the stages the issue's 13 min 50 s baseline had, plus lexicon scores")
     args = ap.parse_args()
 
     from lakehouse.synth import generate_corpus, write_jsonl
@@ -118,17 +127,28 @@ def main() -> None:
     write_jsonl(work / "in" / "new.jsonl", records[args.n:])
     env = dict(os.environ, LAKEHOUSE_ROOT=str(work / "root"), LAKEHOUSE_DUCKDB_PATH=str(work / "build.duckdb"),
                LAKEHOUSE_PROJECT_DIR=str(REPO), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
-    report: dict[str, object] = {"n": args.n, "new": n_new, "cpus": os.cpu_count()}
+    if args.lexicon_only:
+        cfg_dir = work / "config"
+        cfg_dir.mkdir()
+        text = (REPO / "lakehouse" / "config" / "quality.yml").read_text()
+        assert "\nembeddings: true\n" in text
+        (cfg_dir / "quality.yml").write_text(text.replace("\nembeddings: true\n", "\nembeddings: false\n"))
+        env["LAKEHOUSE_CONFIG_DIR"] = str(cfg_dir)   # every other policy YAML falls back to the packaged one
+    report: dict[str, object] = {"n": args.n, "new": n_new, "cpus": os.cpu_count(),
+                                 "quality": "lexicon-only" if args.lexicon_only else "MiniLM embeddings",
+                                 "load_avg_at_start": os.getloadavg()[0]}
     lh = str(BIN / "lakehouse")
     land = [lh, "land", "--source", "synth", "--family", "cptsd", "--license", "CC0-1.0"]  # no empathy threshold: synthetic templates would not reach redaction
     vars_ = json.dumps({"coverage_waivers": ["mental_health_datasets", "cot_reasoning", "edge_case_generator", "voice_persona"],
                         "distribution_min_records": 10**9})
     if not args.skip_builds:
         report["land_s"] = run([*land[:2], str(work / "in" / "base.jsonl"), *land[2:]], env, work / "land.log")[0]
-        for name, version in (("cold", "v-cold"), ("warm_nothing_new", "v-warm")):
+        builds = (("cold", "v-cold"),) if args.skip_rebuilds else (("cold", "v-cold"), ("warm_nothing_new", "v-warm"))
+        for name, version in builds:
             wall, peak, out = run([lh, "build", "--version", version, "--vars", vars_], env, work / f"{name}.log")
             report[name] = {"wall_s": round(wall, 1), "peak_rss_gb": round(peak / 2**30, 2), "stages": stages(out)}
             print(name, report[name], flush=True)
+    if not args.skip_builds and not args.skip_rebuilds:
         run([*land[:2], str(work / "in" / "new.jsonl"), *land[2:]], env, work / "land2.log")
         wall, peak, out = run([lh, "build", "--version", "v-plus5", "--vars", vars_], env, work / "plus5.log")
         report["warm_plus_new"] = {"wall_s": round(wall, 1), "peak_rss_gb": round(peak / 2**30, 2), "stages": stages(out)}
