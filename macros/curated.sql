@@ -37,3 +37,23 @@
   -- depends_on: {{ ref('release_conversations') }} {{ ref('release_pii_residual') }} {{ ref('release_stats') }}
   -- depends_on: {{ ref('dataset_registry') }} {{ ref('release_export') }}
 {%- endmacro %}
+
+
+{% macro curated_select(relation) -%}
+  {#- Every column of the mart. HUGEINT (sums) has no Parquet type, so DuckDB would stage it as
+      DOUBLE: it is cast to DECIMAL(38,0), the type DuckDB's Arrow export gives it, so the Delta
+      table keeps exact counts. -#}
+  {%- if execute -%}
+    select
+    {%- for c in adapter.get_columns_in_relation(relation) %}
+      {% if c.dtype | upper in ('HUGEINT', 'UHUGEINT') -%}
+        cast({{ adapter.quote(c.column) }} as decimal(38, 0)) as {{ adapter.quote(c.column) }}
+      {%- else -%}
+        {{ adapter.quote(c.column) }}
+      {%- endif %}{{ "," if not loop.last }}
+    {%- endfor %}
+    from {{ relation }}
+  {%- else -%}
+    select * from {{ relation }}
+  {%- endif -%}
+{%- endmacro %}

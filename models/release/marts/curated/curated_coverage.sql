@@ -4,4 +4,4 @@
           post_hook={'sql': "{{ curated_delta_view() }}", 'transaction': False}) }}
 {{ curated_after_release() }}
 
-select * from {{ ref('coverage') }}
+{{ curated_select(ref('coverage')) }}
