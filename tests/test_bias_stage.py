@@ -213,6 +213,14 @@ def test_stage_is_cached_and_the_column_is_queryable(build: dict[str, Any]) -> N
     assert not {"text", "messages", "content"} & set(names)                    # flags and labels, never text
     n_keys = _db(build["work"], "select count(*) from main.int_record_bias")[0][0]
     assert n_keys == build["rows_before"]              # one cached row per distinct record content
+    from lakehouse.engine.gc import gc, status
+    from lakehouse.storage import Storage
+
+    cache_storage = Storage.from_env(str(Path(build["cache_uri"]).parents[1]))
+    st = {s.stage: s for s in status(cache_storage)}["bias_flags"]
+    assert st.current is not None and st.fingerprints == {st.current: n_keys}
+    kept = {r.stage: r for r in gc(cache_storage, dry_run=True)}["bias_flags"]
+    assert kept.rows_after == kept.rows_before == n_keys    # `lakehouse cache gc` keeps what the build used
     rows = _db(build["work"], "select source_family, is_released, stereotype_flags, bias_score from main.conversations "
                               "where len(stereotype_flags) > 0 order by 1")
     assert rows and all(r[0] == "edge_case_synthetic" and r[1] and r[2] == ["gender:women"] for r in rows)

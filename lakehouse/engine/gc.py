@@ -20,10 +20,10 @@ if TYPE_CHECKING:
 
 def current_fingerprints() -> dict[str, Callable[[], str]]:
     """stage -> the fingerprint a build would use now."""
-    from lakehouse.engine.stages import minhash_fingerprint, pii_fingerprint, quality_fingerprint
+    from lakehouse.engine.stages import bias_fingerprint, minhash_fingerprint, pii_fingerprint, quality_fingerprint
 
     return {"pii_spans": pii_fingerprint, "pii_residual_keys": pii_fingerprint, "quality_scores": quality_fingerprint,
-            "minhash": minhash_fingerprint}
+            "minhash": minhash_fingerprint, "bias_flags": bias_fingerprint}
 
 
 @dataclass
