@@ -372,7 +372,10 @@ def _pct(v: Any) -> str:
 
 
 def _signed_pct(v: Any) -> str:
-    return "" if v is None else f"{100.0 * float(v):+.1f}"
+    if v is None:
+        return ""
+    x = round(100.0 * float(v), 1)
+    return "0.0" if x == 0 else f"{x:+.1f}"
 
 
 def bias_section(bias: dict[str, Any] | None) -> list[str]:
@@ -394,17 +397,19 @@ def bias_section(bias: dict[str, Any] | None) -> list[str]:
     mr = bias.get("mention_rates") or {}
     st = bias.get("stereotyping") or {}
     fams = sorted((mr.get("by_family") or {}).items())
-    rows = []
+    rows, st_rows = [], []
     for fam, node in [("(all)", mr.get("overall") or {})] + fams:
-        stn = st.get("overall") if fam == "(all)" else (st.get("by_family") or {}).get(fam)
-        stn = stn or {}
+        stn = (st.get("overall") if fam == "(all)" else (st.get("by_family") or {}).get(fam)) or {}
         rows.append([fam, node.get("records", 0)]
-                    + [_pct(((node.get("categories") or {}).get(c) or {}).get("rate")) for c in cats]
-                    + [stn.get("records_flagged", 0), _pct(stn.get("rate")), stn.get("mean_bias_score", 0.0)])
-    parts.append("<h3>Mention rates and stereotyping by family (%)</h3>")
-    parts.append('<div data-table="bias-by-family">' + _table(["family", "records"] + [c.replace("_", " ") for c in cats]
-                                                              + ["flagged", "stereotyping %", "mean bias score"], rows)
-                 + "</div>")
+                    + [_pct(((node.get("categories") or {}).get(c) or {}).get("rate")) for c in cats])
+        st_rows.append([fam, stn.get("records", 0), stn.get("records_flagged", 0), _pct(stn.get("rate")),
+                        stn.get("mean_bias_score", 0.0)])
+    parts.append("<h3>Mention rates by family (% of records)</h3>")
+    parts.append('<div data-table="bias-by-family">' + _table(["family", "records"] + [c.replace("_", " ") for c in cats],
+                                                              rows) + "</div>")
+    parts.append("<h3>Stereotyping by family</h3>")
+    parts.append('<div data-table="bias-stereotyping">' + _table(["family", "records", "flagged", "flagged %",
+                                                                  "mean bias score"], st_rows) + "</div>")
     overall_cats = ((mr.get("overall") or {}).get("categories") or {})
     fam_rates = [(fam, 100.0 * float(((st.get("by_family") or {}).get(fam) or {}).get("rate") or 0.0)) for fam, _ in fams]
     parts.append('<div class="grid">')
