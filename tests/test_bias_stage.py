@@ -49,15 +49,17 @@ def test_stage_is_a_function_of_the_canonical_record() -> None:
 
 
 def test_fingerprint_follows_the_lexicon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lakehouse.engine.stages import bias_fingerprint
+    from lakehouse.engine.stages import bias_fingerprint, minhash_fingerprint, pii_fingerprint, quality_fingerprint
 
     base = bias_fingerprint()
+    others = (quality_fingerprint(), pii_fingerprint(), minhash_fingerprint())
     assert bias_fingerprint() == base
     text = (REPO / "lakehouse" / "config" / "bias.yml").read_text(encoding="utf-8")
     (tmp_path / "bias.yml").write_text(text.replace("negative_attributes: [lazy,", "negative_attributes: [grumpy, lazy,"),
                                        encoding="utf-8")
     monkeypatch.setenv("LAKEHOUSE_CONFIG_DIR", str(tmp_path))
-    assert bias_fingerprint() != base
+    assert bias_fingerprint() != base                     # a lexicon change recomputes bias ...
+    assert (quality_fingerprint(), pii_fingerprint(), minhash_fingerprint()) == others   # ... and nothing else
 
 
 # -- the policy macro ----------------------------------------------------------------------------------
