@@ -88,6 +88,33 @@ def test_bias_reason_macro() -> None:
                    "no_limit": None, "kto_undesirable": None, "missing": "quality:bias missing"}
 
 
+def test_gate_quality_fails_a_released_biased_record_unless_a_clinician_released_it() -> None:
+    text = (REPO / "macros/gates/gate_quality.sql").read_text(encoding="utf-8")
+    body = re.search(r"{% test gate_quality\(model, registry, family_column='source_family'\) %}(.*?){% endtest %}", text, re.S)
+    assert body
+    sql = jinja2.Environment().from_string(_macro("quality_quarantine_reason") + _macro("bias_quarantine_reason")
+                                           + body.group(1)).render(model="m", registry="r", family_column="source_family")
+    con = duckdb.connect()
+    con.execute("""create table r as select * from (values ('mh', 0.5, 0.2), ('edge', null, null))
+                   t(family, min_crisis_handling, max_bias_score)""")
+    con.execute("alter table r add column min_empathy double; alter table r add column min_coherence double")
+    con.execute("alter table r add column min_reasoning_completeness double")
+    con.execute("alter table r add column min_preference_margin double")
+    con.execute("""create table m as select * from (values
+        ('biased', 'mh', false, 0.5, ['gender:women'], null),
+        ('biased_released_by_review', 'mh', false, 0.5, ['gender:women'], 'decision-1'),
+        ('edge_biased', 'edge', true, 1.0, ['gender:women'], null),
+        ('clean', 'mh', false, 0.0, []::varchar[], null))
+        t(record_id, source_family, is_training_edge_case, bias_score, stereotype_flags, review_release_decision_id)""")
+    for col, typ, val in (("kind", "varchar", "'sft'"), ("label", "boolean", "null"), ("harmful_response", "boolean", "false"),
+                          ("toxic_assistant", "boolean", "false"), ("crisis_disclosure", "boolean", "false"),
+                          ("crisis_categories", "varchar[]", "[]::varchar[]"), ("crisis_handling", "double", "null"),
+                          ("empathy", "double", "0.9"), ("coherence", "double", "0.9"),
+                          ("reasoning_completeness", "double", "null"), ("preference_margin", "double", "null")):
+        con.execute(f"alter table m add column {col} {typ} default {val}")
+    assert dict(con.execute(sql).fetchall()) == {"biased": "quality:bias 0.5 > 0.2 (gender:women)"}
+
+
 def test_registry_bias_limit_is_stage_one_only() -> None:
     with open(REPO / "seeds/release/dataset_registry.csv", newline="") as f:
         reg = {r["family"]: r for r in csv.DictReader(f)}
