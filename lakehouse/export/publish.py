@@ -301,7 +301,7 @@ def _bias(storage: Storage, inputs: ReleaseInputs) -> dict[str, Any]:
                "count(*) as record_count from r group by all order by all")
     else:
         sql = "select family, split, kind, messages, prompt, chosen, rejected, text from r order by record_id"
-    reader = inputs.release.query("r", sql).fetch_record_batch(4096)
+    reader = inputs.release.query("r", sql).to_arrow_reader(4096)
 
     def rows() -> Any:
         for batch in reader:
