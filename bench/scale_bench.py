@@ -32,7 +32,9 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def _tree_rss(pid: int) -> int:
+def _tree_sample(pid: int, cpu: dict[int, tuple[str, float]]) -> int:
+    """RSS summed over ``pid`` and its descendants; records each process's CPU seconds in ``cpu``
+    (pid -> (role, seconds), the last value seen: a process's CPU time only grows)."""
     from lakehouse.engine.watchdog import _psutil
 
     psutil = _psutil()
@@ -45,25 +47,38 @@ def _tree_rss(pid: int) -> int:
     for q in procs:
         try:
             total += q.memory_info().rss
+            t = q.cpu_times()
+            cmd = " ".join(q.cmdline()[:4])
+            role = ("worker" if ("spawn_main" in cmd or "ray::" in q.name() or "default_worker" in cmd)
+                    else "driver" if ("dbt" in cmd or "lakehouse" in cmd) else "other")
+            cpu[q.pid] = (role, t.user + t.system)
         except psutil.NoSuchProcess:
             pass
     return total
 
 
 def run(cmd: list[str], env: dict[str, str], log: Path) -> tuple[float, int, str]:
-    """Run ``cmd``; return (wall seconds, peak tree RSS bytes, stderr+stdout)."""
+    """Run ``cmd``; return (wall seconds, peak tree RSS bytes, stderr+stdout). CPU seconds by role
+    (driver = lakehouse/dbt, workers = engine processes or Ray workers, other) go to LAST_CPU."""
     t0 = time.perf_counter()
+    cpu: dict[int, tuple[str, float]] = {}
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, cwd=str(REPO), env=env, stdout=fh, stderr=subprocess.STDOUT)
         peak = 0
         while proc.poll() is None:
-            peak = max(peak, _tree_rss(proc.pid))
+            peak = max(peak, _tree_sample(proc.pid, cpu))
             time.sleep(0.5)
     wall = time.perf_counter() - t0
+    LAST_CPU.clear()
+    for role, sec in cpu.values():
+        LAST_CPU[role] = round(LAST_CPU.get(role, 0.0) + sec, 1)
     out = log.read_text()
     if proc.returncode:
         raise SystemExit(f"{' '.join(cmd[:3])} failed ({proc.returncode}); see {log}")
     return wall, peak, out
+
+
+LAST_CPU: dict[str, float] = {}
 
 
 STAGE_RE = re.compile(r"\[lakehouse\] (\S+): ([\d,]+) records in (\S+) \(([\d,.]+)/s\)")
@@ -146,12 +161,14 @@ def main() -> None:
         builds = (("cold", "v-cold"),) if args.skip_rebuilds else (("cold", "v-cold"), ("warm_nothing_new", "v-warm"))
         for name, version in builds:
             wall, peak, out = run([lh, "build", "--version", version, "--vars", vars_], env, work / f"{name}.log")
-            report[name] = {"wall_s": round(wall, 1), "peak_rss_gb": round(peak / 2**30, 2), "stages": stages(out)}
+            report[name] = {"wall_s": round(wall, 1), "peak_rss_gb": round(peak / 2**30, 2), "cpu_s": dict(LAST_CPU),
+                            "stages": stages(out)}
             print(name, report[name], flush=True)
     if not args.skip_builds and not args.skip_rebuilds:
         run([*land[:2], str(work / "in" / "new.jsonl"), *land[2:]], env, work / "land2.log")
         wall, peak, out = run([lh, "build", "--version", "v-plus5", "--vars", vars_], env, work / "plus5.log")
-        report["warm_plus_new"] = {"wall_s": round(wall, 1), "peak_rss_gb": round(peak / 2**30, 2), "stages": stages(out)}
+        report["warm_plus_new"] = {"wall_s": round(wall, 1), "peak_rss_gb": round(peak / 2**30, 2), "cpu_s": dict(LAST_CPU),
+                                   "stages": stages(out)}
         print("warm_plus_new", report["warm_plus_new"], flush=True)
         cold = report["cold"]["wall_s"]  # type: ignore[index]
         report["ratio_nothing_new"] = round(report["warm_nothing_new"]["wall_s"] / cold, 3)  # type: ignore[index]
