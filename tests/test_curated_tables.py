@@ -103,6 +103,18 @@ def test_store_on_s3(s3_root, tmp_path):
     assert _delta(st, "curated/conversations").to_pyarrow_table().num_rows == 25
 
 
+def test_each_curated_view_has_exactly_one_model():
+    """The keys `lakehouse sql` reads (lakehouse/query/views.py) are the `delta_key`s of the curated models."""
+    import re
+
+    from lakehouse.query.views import DELTA_VIEWS
+
+    models = Path(__file__).resolve().parents[1] / "models" / "release" / "marts" / "curated"
+    keys = sorted(k for p in models.glob("*.sql") for k in re.findall(r"delta_key='([^']+)'", p.read_text()))
+    assert keys == sorted(CURATED)
+    assert keys == sorted(v.key for v in DELTA_VIEWS if v.key.split("/")[0] in ("curated", "quarantine"))
+
+
 # -- dbt -------------------------------------------------------------------------------------------
 def _versions(st: Storage) -> dict[str, int]:
     return {k: _delta(st, k).version() for k in CURATED}
