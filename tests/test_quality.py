@@ -198,3 +198,18 @@ def test_model_hash_mismatch_refused() -> None:
     cfg["sha256"] = {**cfg["sha256"], "tokenizer.json": "0" * 64}
     with pytest.raises(QualityConfigError, match="sha256"):
         Embedder(cfg)
+
+
+def test_embedding_cache_eviction_within_a_call() -> None:
+    """A text found in the per-process cache must still be returned when inserting this call's new
+    vectors evicts it (a long build with a full cache raised KeyError here)."""
+    import numpy as np
+
+    from lakehouse.quality.embed import Embedder
+
+    cfg = {**dict(load_quality_config().section("model")), "cache_size": 2}
+    e = Embedder(cfg)
+    first = e.embed(["I feel alone.", "Work is hard."])
+    again = e.embed(["I feel alone.", "Tell me more.", "What helps?"])   # the 2 new ones evict the cached one
+    assert np.array_equal(again[0], first[0])
+    assert np.array_equal(e.embed(["Tell me more."])[0], again[1])

@@ -106,12 +106,14 @@ class Embedder:
         keys = [hashlib.sha256(t.encode("utf-8", "surrogatepass")).digest() for t in texts]
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         todo: dict[bytes, str] = {}
-        fresh: dict[bytes, np.ndarray] = {}
-        with self._lock:
+        fresh: dict[bytes, np.ndarray] = {}   # this call's vectors: cached ones taken now (inserting the
+        with self._lock:                      # new ones below may evict them) and the computed ones
             for i, k in enumerate(keys):
                 v = self._cache.get(k)
                 if v is None:
                     todo.setdefault(k, texts[i])
+                else:
+                    fresh[k] = v
         if todo:
             order = list(todo)
             encs = self.tokenizer.encode_batch([todo[k] for k in order])
@@ -125,14 +127,12 @@ class Embedder:
                     for j, v in zip(chunk, vecs):
                         fresh[order[j]] = v
             with self._lock:
-                for k, v in fresh.items():
-                    self._cache[k] = v
+                for k in todo:
+                    self._cache[k] = fresh[k]
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
-        with self._lock:
-            for i, k in enumerate(keys):
-                v = self._cache.get(k)
-                out[i] = v if v is not None else fresh[k]
+        for i, k in enumerate(keys):
+            out[i] = fresh[k]
         return out
 
 
