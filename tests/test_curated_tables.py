@@ -73,6 +73,32 @@ def test_store_streams_batches_overwrites_schema_and_removes_the_staged_file(loc
     assert curated.BATCH_ROWS > 0
 
 
+def test_nested_columns_in_sliced_batches_do_not_crash_the_writer(tmp_path):
+    """Batches of a multi-row-group file with a struct holding a list (metadata.quality), nulls
+    and list columns: delta-rs panicked (process abort) on the reader's sliced buffers before
+    store_staged compacted them. Run in a child process, so a panic is a failed test, not a crash."""
+    n = 3000
+    table = pa.table({
+        "record_id": [str(i) for i in range(n)],
+        "quality": [None if i % 3 == 0 else {"empathy": float(i), "m": {"x": 1.0},
+                                              "crisis_categories": [] if i % 2 else ["suicidal_ideation"]}
+                    for i in range(n)],
+        "messages": [[{"role": "user", "content": "hi " * (i % 7)}] if i % 5 else None for i in range(n)],
+        "stereotype_flags": [["a"] if i % 4 else [] for i in range(n)],
+    })
+    staged = tmp_path / "staged.parquet"
+    pq.write_table(table, staged, row_group_size=1000)
+    root = tmp_path / "root"
+    code = ("import sys; from lakehouse.storage import Storage; from lakehouse.export.curated import store_staged; "
+            f"print(store_staged(Storage.from_env({str(root)!r}), {str(staged)!r}, 'curated/conversations', batch_rows=400))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-500:]
+    assert res.stdout.strip().splitlines()[-1] == str(n)
+    from deltalake import DeltaTable
+
+    assert DeltaTable(str(root / "curated" / "conversations")).to_pyarrow_table().num_rows == n
+
+
 def test_empty_model_placeholder_row_gives_an_empty_table(local_root, tmp_path):
     st = Storage.from_env()
     path = tmp_path / "empty.parquet"   # what dbt-duckdb's external materialization writes for 0 rows

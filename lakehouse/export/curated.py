@@ -47,6 +47,16 @@ def _is_placeholder(dataset: "pa.dataset.Dataset", rows: int) -> bool:
     return all(v is None for v in row.values())
 
 
+def _compact(batch: "pa.RecordBatch") -> "pa.RecordBatch":
+    """The batch in fresh buffers. The Parquet reader hands out batches whose nested columns
+    (a struct holding a list, e.g. ``quality.crisis_categories``) carry offsets into larger buffers,
+    and delta-rs's arrow (arrow-data 59) panics on them across the C interface ("end <=
+    self.len()", seen on a 20k-conversation build); ``take`` rebuilds every buffer from offset 0."""
+    import pyarrow as pa
+
+    return batch.take(pa.array(range(batch.num_rows), pa.int64()))
+
+
 def store_staged(storage: Storage, staged_path: str, key: str, *, batch_rows: int = BATCH_ROWS,
                  remove: bool = True) -> int:
     """Write the staged Parquet file ``staged_path`` to the Delta table ``key`` under the root, in
@@ -67,7 +77,7 @@ def store_staged(storage: Storage, staged_path: str, key: str, *, batch_rows: in
         else:
             batches: Iterator[pa.RecordBatch] = dataset.to_batches(batch_size=batch_rows, batch_readahead=0,
                                                                    fragment_readahead=0, use_threads=False)
-            reader = pa.RecordBatchReader.from_batches(dataset.schema, batches)
+            reader = pa.RecordBatchReader.from_batches(dataset.schema, (_compact(b) for b in batches))
         storage.ensure_root()   # a local root gets its owner-only quarantine/ before anything lands there
         write_deltalake(storage.uri(key), reader, mode="overwrite", schema_mode="overwrite",
                         target_file_size=TARGET_FILE_BYTES, storage_options=storage.delta_storage_options())
