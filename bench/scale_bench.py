@@ -94,7 +94,7 @@ def stages(out: str) -> list[str]:
     return lines + [f"dbt {name} {sec:.1f}s" for sec, name in nodes[:8]]
 
 
-def ray_compare(texts: list[str], rows: int) -> dict[str, float]:
+def ray_compare(texts: list[str], warm_texts: list[str], rows: int) -> dict[str, float]:
     import pyarrow as pa
 
     from lakehouse.engine import map_batches, shutdown
@@ -102,15 +102,18 @@ def ray_compare(texts: list[str], rows: int) -> dict[str, float]:
 
     batch = pa.table({"text": texts})
     out = {}
-    for workers in (1, 2):
+    for rep, workers in enumerate((1, 2, 1, 2)):   # each twice, interleaved; the faster run of each counts
         settings = EngineSettings(engine="ray", workers=workers, progress_seconds=1e9)
-        warm = pa.table({"text": texts[: rows * workers]})
+        # one batch per actor, of texts outside the timed set: Ray up, models loaded, no cache hits
+        warm = pa.table({"text": warm_texts[rep * rows * 2:][: rows * workers]})
         list(map_batches("lakehouse.engine.stages:pii_analyze_batch", warm.to_batches(), settings=settings,
                          batch_rows=rows))  # Ray up, one batch per actor: models loaded
         t0 = time.perf_counter()
         list(map_batches("lakehouse.engine.stages:pii_analyze_batch", batch.to_batches(), settings=settings,
                          batch_rows=rows))
-        out[f"ray_{workers}"] = time.perf_counter() - t0
+        took = time.perf_counter() - t0
+        out[f"ray_{workers}_run{rep // 2 + 1}"] = round(took, 2)
+        out[f"ray_{workers}"] = min(took, out.get(f"ray_{workers}", took))
     shutdown()
     return out
 
@@ -119,7 +122,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=20000)
     ap.add_argument("--new-share", type=float, default=0.05)
-    ap.add_argument("--ray-messages", type=int, default=2000)
+    ap.add_argument("--ray-messages", type=int, default=6000, help="distinct message texts analysed per Ray run")
     ap.add_argument("--data-dir", default="/tmp/lakehouse-scale")
     ap.add_argument("--skip-builds", action="store_true")
     ap.add_argument("--skip-ray", action="store_true")
@@ -175,8 +178,9 @@ def main() -> None:
         report["ratio_nothing_new"] = round(report["warm_nothing_new"]["wall_s"] / cold, 3)  # type: ignore[index]
         report["ratio_plus_new"] = round(report["warm_plus_new"]["wall_s"] / cold, 3)  # type: ignore[index]
     if not args.skip_ray:
-        texts = [m["content"] for r in records for m in r["messages"] if m["role"] != "system"][: args.ray_messages]
-        times = ray_compare(texts, rows=64)
+        distinct = list(dict.fromkeys(m["content"] for r in records for m in r["messages"] if m["role"] != "system"))
+        texts, warm_texts = distinct[: args.ray_messages], distinct[args.ray_messages:]
+        times = ray_compare(texts, warm_texts, rows=64)
         report["ray"] = {**{k: round(v, 1) for k, v in times.items()},
                          "speedup_2_vs_1": round(times["ray_1"] / times["ray_2"], 2), "messages": len(texts)}
         print("ray", report["ray"], flush=True)

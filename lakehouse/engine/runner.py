@@ -21,6 +21,7 @@ import atexit
 import functools
 import importlib
 import logging
+import os
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
@@ -91,7 +92,9 @@ def _ray_actors(settings: EngineSettings) -> list[Any]:
         if settings.ray_address:
             kwargs["address"] = settings.ray_address
         else:
-            kwargs["num_cpus"] = max(1, settings.resolved_workers())
+            # every core of this machine (at least the workers asked for): a later stage or call
+            # asking for more actors than the first one must not wait forever for a CPU resource
+            kwargs["num_cpus"] = max(1, settings.resolved_workers(), os.cpu_count() or 1)
         ray.init(**kwargs)
         if not settings.ray_address:  # a local Ray: it ends with this process, even when killed
             from lakehouse.engine import watchdog
