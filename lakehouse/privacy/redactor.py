@@ -29,7 +29,7 @@ from .findings import (
     resolve_overlaps,
 )
 from .patterns import PLACEHOLDER_RE
-from .policy import CLEAN, REQUIRES_REVIEW, pii_status
+from .policy import CLEAN, pii_status
 
 
 @dataclass
@@ -282,14 +282,7 @@ class Redactor:
                     applied.extend(fs)
                     again.append((si, mi))
             changed = again
-        # texts the last pass changed again were not re-read after that change: a final scan, and a
-        # finding there (rare: a third context shift) sends the record to review instead of the release
-        review: set[int] = set()
-        if changed:
-            final = self.scan([states[si][0][mi] for si, mi in changed])
-            review = {si for (si, _), fs in zip(changed, final) if fs}
-        return [(red, REQUIRES_REVIEW if si in review else pii_status(applied, cfg), count_by_type(applied))
-                for si, (red, _, applied) in enumerate(states)]
+        return [(red, pii_status(applied, cfg), count_by_type(applied)) for red, _, applied in states]
 
     def redact_conversations(self, conversations: Sequence[Sequence[dict[str, Any]] | None]) -> list[RedactionResult]:
         """Redact each conversation ([{"role", "content"}, ...]); placeholders are consistent across its turns.
