@@ -239,15 +239,20 @@ def convert_units(session: "duckdb.DuckDBPyConnection", units: str, stage_name: 
                         empty_sql=f"select null::varchar as unit_id, null::{sql_type(_converted_type())} as converted where false")
 
 
+def _representatives_sql(policy: str, columns: str) -> str:
+    """One row per distinct dedup_hash of the records that passed the policy (``key`` + ``columns``
+    of its smallest record_id): the input of every stage cached under the dedup_hash."""
+    return (f"select dedup_hash as key, p.* from (select dedup_hash, arg_min(struct_pack({columns}), record_id) as p "
+            f"from {policy} where policy_reason is null and dedup_hash is not null group by dedup_hash)")
+
+
 def record_scores(session: "duckdb.DuckDBPyConnection", policy: str) -> "duckdb.DuckDBPyRelation":
     """Quality and safety scores per distinct dedup_hash of the records that passed the policy
     (cached under the scorer's fingerprint)."""
     from lakehouse.engine.stages import quality_fingerprint
     from lakehouse.quality.batch import QUALITY_COLUMNS
 
-    inputs = (f"select dedup_hash as key, p.kind, p.messages, p.prompt, p.chosen, p.rejected, p.text "
-              f"from (select dedup_hash, arg_min(struct_pack(kind, messages, prompt, chosen, rejected, text), record_id) as p "
-              f"      from {policy} where policy_reason is null and dedup_hash is not null group by dedup_hash)")
+    inputs = _representatives_sql(policy, "kind, messages, prompt, chosen, rejected, text")
     sql = cached_map(session, storage=_storage(), stage="quality_scores", fp=quality_fingerprint(), inputs_sql=inputs,
                      fn_path="lakehouse.engine.stages:quality_batch", result_columns=list(QUALITY_COLUMNS),
                      batch_rows=128)
@@ -290,9 +295,7 @@ def record_bias(session: "duckdb.DuckDBPyConnection", policy: str) -> "duckdb.Du
     from lakehouse.engine.stages import bias_fingerprint
     from lakehouse.review.bias import bias_schema
 
-    inputs = (f"select dedup_hash as key, p.messages, p.prompt, p.chosen, p.rejected, p.text "
-              f"from (select dedup_hash, arg_min(struct_pack(messages, prompt, chosen, rejected, text), record_id) as p "
-              f"      from {policy} where policy_reason is null and dedup_hash is not null group by dedup_hash)")
+    inputs = _representatives_sql(policy, "messages, prompt, chosen, rejected, text")
     sql = cached_map(session, storage=_storage(), stage="bias_flags", fp=bias_fingerprint(), inputs_sql=inputs,
                      fn_path="lakehouse.engine.stages:bias_flags_batch", result_columns=bias_schema().names,
                      batch_rows=256)

@@ -233,11 +233,11 @@ def convert_units_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 
 # -- quality and safety scores -------------------------------------------------------------------
-def quality_batch(batch: pa.RecordBatch, **config: Any) -> pa.RecordBatch:
-    """Scores of each record's canonical form (whitespace normalized as in the content hash), so
-    a score is a function of the record's ``dedup_hash`` alone and can be cached under it."""
+def canonical_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The batch's payload columns in canonical form (whitespace normalized as in the content hash),
+    so whatever is computed from it is a function of the record's ``dedup_hash`` alone and can be
+    cached under it. Other columns (kind) pass through; absent payload columns stay absent."""
     from lakehouse.hashing import normalize_whitespace
-    from lakehouse.quality.batch import score_batch
 
     def norm(ms: Any) -> Any:
         if ms is None:
@@ -245,13 +245,24 @@ def quality_batch(batch: pa.RecordBatch, **config: Any) -> pa.RecordBatch:
         return [{"role": str(m.get("role") or ""), "content": normalize_whitespace(str(m.get("content") or ""))}
                 for m in ms]
 
-    cols = {n: batch.column(n).to_pylist() for n in ("kind", "messages", "prompt", "chosen", "rejected", "text")}
-    canon = pa.RecordBatch.from_pydict({
-        "kind": cols["kind"],
-        **{c: pa.array([norm(v) for v in cols[c]], MESSAGES_TYPE) for c in ("messages", "prompt", "chosen", "rejected")},
-        "text": pa.array([normalize_whitespace(t) if t is not None else None for t in cols["text"]], pa.string()),
-    })
-    return score_batch(canon, **config)
+    out: dict[str, pa.Array] = {}
+    for name in batch.schema.names:
+        col = batch.column(name)
+        if name in ("messages", "prompt", "chosen", "rejected"):
+            out[name] = pa.array([norm(v) for v in col.to_pylist()], MESSAGES_TYPE)
+        elif name == "text":
+            out[name] = pa.array([normalize_whitespace(t) if t is not None else None for t in col.to_pylist()], pa.string())
+        else:
+            out[name] = col
+    return pa.RecordBatch.from_pydict(out)
+
+
+def quality_batch(batch: pa.RecordBatch, **config: Any) -> pa.RecordBatch:
+    """Scores of each record's canonical form (canonical_batch): cacheable under its dedup_hash."""
+    from lakehouse.quality.batch import score_batch
+
+    return score_batch(canonical_batch(batch.select(["kind", "messages", "prompt", "chosen", "rejected", "text"])),
+                       **config)
 
 
 def quality_fingerprint() -> str:
@@ -304,23 +315,8 @@ def bias_fingerprint(config_path: str | None = None) -> str:
 
 def bias_flags_batch(batch: pa.RecordBatch, **config: Any) -> pa.RecordBatch:
     """Bias columns (group_mentions, stereotype_flags, bias_score, language, language_score) of each
-    record's canonical form (whitespace normalized as in the content hash), so they are a function
-    of the record's ``dedup_hash`` alone and can be cached under it. Flags and labels, never text."""
-    from lakehouse.hashing import normalize_whitespace
+    record's canonical form (canonical_batch): cacheable under its dedup_hash. Flags and labels, never text."""
     from lakehouse.review.bias import bias_batch
 
-    def norm(ms: Any) -> Any:
-        if ms is None:
-            return None
-        return [{"role": str(m.get("role") or ""), "content": normalize_whitespace(str(m.get("content") or ""))}
-                for m in ms]
-
-    cols = {n: batch.column(n).to_pylist() for n in ("messages", "prompt", "chosen", "rejected", "text")
-            if n in batch.schema.names}
-    canon = pa.RecordBatch.from_pydict({
-        **{c: pa.array([norm(v) for v in cols[c]], MESSAGES_TYPE) for c in ("messages", "prompt", "chosen", "rejected")
-           if c in cols},
-        **({"text": pa.array([normalize_whitespace(t) if t is not None else None for t in cols["text"]], pa.string())}
-           if "text" in cols else {}),
-    })
-    return bias_batch(canon, **config)
+    payload = [n for n in ("messages", "prompt", "chosen", "rejected", "text") if n in batch.schema.names]
+    return bias_batch(canonical_batch(batch.select(payload)), **config)
