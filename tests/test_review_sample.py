@@ -129,3 +129,94 @@ def test_packet_shows_quarantined_records_redacted(storage, local_root: str) -> 
     assert "<PERSON" in html or "&lt;PERSON" in html
     assert "end my life" in html                                           # crisis language preserved
     assert "q:safety:1" in csv_text and "safety:crisis" in csv_text and "Whitaker" not in csv_text
+
+
+def _with_bias(recs: list[dict], flagged: dict[str, dict]) -> list[dict]:  # type: ignore[type-arg]
+    """Records with metadata.bias (what the exporter writes) for the record ids in ``flagged``."""
+    out = []
+    for r in recs:
+        meta = dict(r["metadata"])
+        meta["bias"] = flagged.get(meta["record_id"], {"group_mentions": [], "stereotype_flags": [], "bias_score": 0.0,
+                                                       "language": "en", "language_score": 1.0})
+        out.append({**r, "metadata": meta})
+    return out
+
+
+FLAG = {"group_mentions": ["gender:women"], "stereotype_flags": ["gender:women"], "bias_score": 0.5, "language": "en",
+        "language_score": 1.0}
+
+
+def test_stereotype_flagged_records_are_oversampled_ahead_of_random(tmp_path: Path) -> None:
+    from lakehouse.review.sample import STRATA, draw_sample, priority
+    from lakehouse.storage import Storage
+
+    fam = "mental_health_datasets"
+    # make_records: i % 4 == 0 crisis, i % 3 == 1 near a threshold (empathy 0.72). Stereotype-flagged:
+    # 2 and 5 (no other flag), 10 (also near a threshold: stereotype comes first), 8 (also crisis:
+    # crisis comes first), 11 with a bias_score but no flag list (still the stereotype stratum)
+    flagged = {f"{fam}:src:{i}": FLAG for i in (2, 5, 8, 10)}
+    flagged[f"{fam}:src:11"] = {**FLAG, "stereotype_flags": [], "bias_score": 0.25}
+    recs = _with_bias(make_records(40), flagged)
+    root = tmp_path / "lake"
+    write_release(root, "v5", recs)
+    s = Storage.from_env(str(root))
+    # per_family 10: crisis 4, stereotype 2 (stereotype_share 0.2), near_threshold 3, random the rest
+    res = draw_sample(s, "v5", per_family=10, seed=3, quarantined_per_family=0)
+    rows = [r for r in _rows(s, "v5") if r["family"] == fam]
+    strata = [r["stratum"] for r in rows]
+    assert strata == sorted(strata, key=STRATA.index)                     # packet order: crisis, stereotype, near, random
+    assert strata.count("crisis") == 4 and strata.count("stereotype") == 2 and strata.count("near_threshold") == 3
+    stereo = [r for r in res.records if r.family == fam and r.stratum == "stereotype"]
+    # the 2 of the 4 stereotype-stratum records (2, 5, 10, 11) with the smallest sha256(seed:record_id)
+    candidates = sorted((f"{fam}:src:{i}" for i in (2, 5, 10, 11)), key=lambda rid: priority(3, rid))
+    assert [r.record_id for r in stereo] == candidates[:2]
+    assert all(r.stereotype for r in stereo)
+    by_id = {r["record_id"]: r for r in rows}
+    for rid in candidates[:2]:
+        assert by_id[rid]["stratum"] == "stereotype" and by_id[rid]["crisis"] == "false"
+        assert by_id[rid]["stereotype_flags"] in ("gender:women", "")
+    if f"{fam}:src:8" in by_id:                                           # crisis wins; the flag still shows
+        assert by_id[f"{fam}:src:8"]["stratum"] == "crisis" and by_id[f"{fam}:src:8"]["stereotype_flags"] == "gender:women"
+    # families without stereotype flags: the share rolls over to the uniform draw
+    other = [r for r in _rows(s, "v5") if r["family"] == "roleplay_simulator"]
+    assert len(other) == 10 and not [r for r in other if r["stratum"] == "stereotype"]
+    html = s.read_bytes("reviews/v5/index.html").decode()
+    assert "stereotype: gender:women" in html
+    assert json.loads(s.read_bytes("reviews/v5/sample.json"))["by_stratum"]["stereotype"] == 2
+
+    # deterministic: the same seed gives the same bytes; the stereotype rows depend on the seed only
+    csv1 = s.read_bytes("reviews/v5/qa_samples.csv")
+    assert draw_sample(s, "v5", per_family=10, seed=3, quarantined_per_family=0).unchanged
+    root2 = tmp_path / "lake2"
+    write_release(root2, "v5", list(reversed(recs)), layout="kind")
+    s2 = Storage.from_env(str(root2))
+    draw_sample(s2, "v5", per_family=10, seed=3, quarantined_per_family=0)
+    assert s2.read_bytes("reviews/v5/qa_samples.csv") == csv1
+
+
+def test_stereotype_stratum_outranks_random_and_rolls_over(tmp_path: Path) -> None:
+    from lakehouse.review.sample import draw_sample, priority
+    from lakehouse.storage import Storage
+
+    fam = "edge_case_synthetic"
+    recs = [r for r in make_records(40) if r["metadata"]["family"] == fam]
+    ids = [f"{fam}:src:{i}" for i in (1, 21)]          # 2 of 40, not crisis (i % 4 != 0)
+    root = tmp_path / "lake"
+    write_release(root, "v6", _with_bias(recs, dict.fromkeys(ids, FLAG)))
+    s = Storage.from_env(str(root))
+    for seed in (1, 2, 3):
+        # per_family 5: crisis 2, stereotype 1, near_threshold 2, random 0: a 1-in-20 flag is always in
+        res = draw_sample(s, "v6", per_family=5, seed=seed, quarantined_per_family=0, force=True)
+        assert [r.stratum for r in res.records] == ["crisis", "crisis", "stereotype", "near_threshold", "near_threshold"]
+        assert res.records[2].record_id == min(ids, key=lambda rid: priority(seed, rid))
+
+    # only flagged records (no crisis, no near threshold, nothing random): the empty strata's quota
+    # rolls over and leftover flagged records fill the sample
+    only = [r for r in recs if int(r["metadata"]["record_id"].rsplit(":", 1)[1]) in (2, 5, 6, 9, 13, 14)]
+    root2 = tmp_path / "lake2"
+    write_release(root2, "v7", _with_bias(only, {r["metadata"]["record_id"]: FLAG for r in only}))
+    s2 = Storage.from_env(str(root2))
+    res2 = draw_sample(s2, "v7", per_family=5, seed=11, quarantined_per_family=0)
+    assert [r.stratum for r in res2.records] == ["stereotype"] * 5
+    want = sorted((r["metadata"]["record_id"] for r in only), key=lambda rid: priority(11, rid))[:5]
+    assert sorted(r.record_id for r in res2.records) == sorted(want)

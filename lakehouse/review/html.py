@@ -83,6 +83,8 @@ def _page(i: int, n: int, r: "SampledRecord", rubric: Rubric, max_chars: int) ->
         flags.append(f'<span class="flag quarantined">quarantined: {_e(r.quarantine_reason_code)}</span>')
     for f in r.stereotype_flags:
         flags.append(f'<span class="flag">stereotype: {_e(f)}</span>')
+    if r.stereotype and not r.stereotype_flags:
+        flags.append('<span class="flag">stereotyping (bias_score &gt; 0)</span>')
     scores = _scores(r.quality)
     score_html = (", ".join(f"{_e(k)} {_e(v)}" for k, v in scores) if scores else "<i>no quality scores in this release</i>")
     verdicts = ["pass", "fail", "escalate"] + (["release"] if r.status == "quarantined" else [])

@@ -2,10 +2,20 @@
 
 Per family (the record's curriculum ``family``) the sample is drawn in strata, each by ascending
 ``sha256(seed:record_id)`` (so the draw depends on the seed and the record ids only, never on file
-order or on other families): crisis-flagged records first (``crisis_share`` of the family's
-quota), then records with a quality score within ``near_threshold_margin`` of its threshold
-(``near_threshold_share``), then any record; unused quota rolls over. Memory is bounded by
-families x strata x quota (a bottom-k heap per stratum), not by the release size.
+order or on other families). A record belongs to the first stratum it qualifies for, in this order:
+
+1. ``crisis``: a crisis disclosure (``metadata.quality``, else the safety lexicon), ``crisis_share``
+   of the family's quota;
+2. ``stereotype``: a stereotyping flag (``metadata.bias.stereotype_flags`` non-empty or
+   ``metadata.bias.bias_score`` > 0, lakehouse.review.bias), ``stereotype_share``;
+3. ``near_threshold``: a quality score within ``near_threshold_margin`` of its threshold,
+   ``near_threshold_share``;
+4. ``random``: any other record, for the rest of the quota.
+
+Unused quota rolls over: a stratum with too few records leaves its share to the uniform draw, and
+flagged records left over fill what the uniform draw could not. The packet lists each family's
+records in that stratum order. Memory is bounded by families x strata x quota (a bottom-k heap per
+stratum), not by the release size.
 
 Quarantined records (reason codes a ``release`` verdict may override) can be added per source
 family; their text is rebuilt from the quarantined raw record and run through the redactor
@@ -37,7 +47,7 @@ log = logging.getLogger(__name__)
 SAMPLE_CSV = "qa_samples.csv"
 SAMPLE_HTML = "index.html"
 SAMPLE_JSON = "sample.json"
-STRATA = ("crisis", "near_threshold", "random")
+STRATA = ("crisis", "stereotype", "near_threshold", "random")   # precedence and packet order
 ID_COLUMNS = ["release", "record_id", "content_hash", "status", "family", "source_family", "stage", "split", "kind",
               "stratum", "crisis", "near_threshold", "is_training_edge_case", "pii_status", "quarantine_reason_code",
               "stereotype_flags", "quality"]
@@ -64,6 +74,7 @@ class SampledRecord:
     payload: dict[str, Any] = field(default_factory=dict)   # redacted messages / prompt / chosen / rejected / text
     stereotype_flags: list[str] = field(default_factory=list)
     quarantine_reason: str = ""
+    stereotype: bool = False     # stereotype_flags non-empty or bias_score > 0 (metadata.bias)
 
 
 @dataclass
@@ -167,14 +178,29 @@ def crisis_flag(meta: Mapping[str, Any], rec: Mapping[str, Any], lexicon: _Crisi
     return lexicon(rec)
 
 
+def _bias(meta: Mapping[str, Any]) -> Mapping[str, Any]:
+    b = meta.get("bias")
+    return b if isinstance(b, Mapping) else {}
+
+
+def stereotype_flag(meta: Mapping[str, Any]) -> bool:
+    """Does the released record carry a stereotyping signal (metadata.bias, lakehouse.review.bias)?"""
+    b = _bias(meta)
+    score = b.get("bias_score")
+    return bool(b.get("stereotype_flags")) or (
+        isinstance(score, (int, float)) and not isinstance(score, bool) and score > 0)
+
+
 def _payload(rec: Mapping[str, Any]) -> dict[str, Any]:
     return {k: rec[k] for k in ("messages", "prompt", "chosen", "rejected", "text", "label") if rec.get(k) is not None}
 
 
 def _quotas(per_family: int, rubric: Rubric) -> list[tuple[str, int]]:
-    crisis = int(round(per_family * float(rubric.sampling.get("crisis_share", 0.4))))
-    near = int(round(per_family * float(rubric.sampling.get("near_threshold_share", 0.3))))
-    return [("crisis", crisis), ("near_threshold", near), ("random", per_family)]
+    def share(name: str, default: float) -> int:
+        return int(round(per_family * float(rubric.sampling.get(name, default))))
+
+    return [("crisis", share("crisis_share", 0.4)), ("stereotype", share("stereotype_share", 0.2)),
+            ("near_threshold", share("near_threshold_share", 0.3)), ("random", per_family)]
 
 
 def _draw_released(storage: Storage, version: str, manifest: dict[str, Any], per_family: int, seed: int,
@@ -192,8 +218,9 @@ def _draw_released(storage: Storage, version: str, manifest: dict[str, Any], per
         fam = str(meta.get("family") or meta.get("source_family") or "unknown")
         q = meta.get("quality") if isinstance(meta.get("quality"), Mapping) else {}
         crisis = crisis_flag(meta, rec, lexicon)
+        stereo = stereotype_flag(meta)
         near = bool(q) and near_threshold(q, _thresholds(rubric, registry, fam), margin)
-        stratum = "crisis" if crisis else "near_threshold" if near else "random"
+        stratum = ("crisis" if crisis else "stereotype" if stereo else "near_threshold" if near else "random")
         pr = priority(seed, rid)
         key = (fam, stratum)
         heap = heaps.setdefault(key, [])
@@ -207,8 +234,7 @@ def _draw_released(storage: Storage, version: str, manifest: dict[str, Any], per
             near_threshold=near, is_training_edge_case=_truthy(meta.get("is_training_edge_case")),
             pii_status=str(meta.get("pii_status") or ""), quarantine_reason_code="", quality=dict(q or {}),
             priority=pr, payload=_payload(rec),
-            stereotype_flags=list(((meta.get("bias") or {}) if isinstance(meta.get("bias"), Mapping) else {}).get(
-                "stereotype_flags") or []))
+            stereotype_flags=[str(f) for f in _bias(meta).get("stereotype_flags") or []], stereotype=stereo)
         counter += 1
         item = (inv, counter, sr)
         if len(heap) < per_family:
@@ -226,7 +252,7 @@ def _draw_released(storage: Storage, version: str, manifest: dict[str, Any], per
             chosen += take
             left -= len(take)
         if left > 0:  # roll over: remaining flagged records fill what the uniform pool could not
-            rest = sorted(pools["crisis"] + pools["near_threshold"], key=lambda r: r.priority)
+            rest = sorted((r for s in STRATA if s != "random" for r in pools[s]), key=lambda r: r.priority)
             chosen += rest[:left]
         out += chosen
     return out
