@@ -14,8 +14,8 @@ order or on other families). A record belongs to the first stratum it qualifies 
 
 Unused quota rolls over: a stratum with too few records leaves its share to the uniform draw, and
 flagged records left over fill what the uniform draw could not. The packet lists each family's
-records in that stratum order. Memory is bounded by families x strata x quota (a bottom-k heap per
-stratum), not by the release size.
+records in that stratum order (rolled-over records last). Memory is bounded by families x strata x
+quota (a bottom-k heap per stratum), not by the release size.
 
 Quarantined records (reason codes a ``release`` verdict may override) can be added per source
 family; their text is rebuilt from the quarantined raw record and run through the redactor
