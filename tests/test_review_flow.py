@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from pipeline_helpers import REPO, run_dbt
+from test_bias_stage import STEREOTYPE, therapy
 
 pytestmark = pytest.mark.dbt
 MODELS = "stg_lakehouse__review_decisions int_review_verdicts"
@@ -78,12 +79,19 @@ def test_review_models_without_and_with_decisions(local_root: str, tmp_path: Pat
 
 
 # -- flow back through the release policy (needs the policy wiring in int_records_classified) -----
+BIAS_NOTES = "reviewed in context: acceptable for training"
 SHORT = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "ok"}]}
 
 
 def _waivers() -> list[str]:
     with open(REPO / "seeds" / "release" / "dataset_registry.csv", newline="") as f:
         return sorted(r["family"] for r in csv.DictReader(f) if r["family"] != "mental_health_datasets")
+
+
+def _gate_quality(work: Path) -> list[str]:
+    """Statuses of the gate_quality tests of a build (target/run_results.json)."""
+    res = json.loads((work / "target" / "run_results.json").read_text())
+    return [r["status"] for r in res["results"] if "gate_quality" in r["unique_id"]]
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +112,11 @@ def two_builds(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
         short = base / "short.jsonl"
         short.write_text(json.dumps(SHORT) + "\n")
         land([str(short)], source="short_chats", family="mental_health_datasets", license_tag="CC0-1.0")
+        # a stage-1 session that passes every score but the bias limit: one of its two assistant turns
+        # says "women are so dramatic" (bias_score 0.5 > max_bias_score 0.2)
+        biased = base / "biased.jsonl"
+        biased.write_text(json.dumps(therapy(900, STEREOTYPE)) + "\n")
+        land([str(biased)], source="biased_chats", family="mental_health_datasets", license_tag="CC0-1.0")
         res = run_dbt(base / "b1", vars={"release_version": "v1", "coverage_waivers": _waivers()}, env={"LAKEHOUSE_ROOT": root})
         assert res.ok, res.output[-4000:]
         storage = Storage.from_env(root)
@@ -112,12 +125,16 @@ def two_builds(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
         q = DeltaTable(storage.uri("quarantine/records")).to_pyarrow_table().to_pylist()
         quality = [r for r in q if r["source_name"] == "short_chats"]
         assert quality and quality[0]["reason_code"].startswith("quality"), quality
+        (bias,) = [r for r in q if r["source_name"] == "biased_chats"]
+        assert (bias["reason_code"], bias["quarantine_reason"]) == ("quality:bias", "quality:bias 0.5 > 0.2 (gender:women)")
         draw_sample(storage, "v1", per_family=3, seed=1, quarantined_per_family=0)
         rows = list(csv.DictReader(io.StringIO(storage.read_bytes("reviews/v1/qa_samples.csv").decode())))
         escalated = rows[0]
         decisions = [dict(escalated, verdict="escalate", notes="names a method")]
         decisions.append({k: "" for k in rows[0]} | {"release": "v1", "record_id": quality[0]["record_id"],
                                                        "verdict": "release", "notes": "a greeting, harmless"})
+        decisions.append({k: "" for k in rows[0]} | {"release": "v1", "record_id": bias["record_id"],
+                                                       "verdict": "release", "notes": BIAS_NOTES})
         path = base / "decisions.csv"
         with open(path, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -131,7 +148,7 @@ def two_builds(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
 
         v2 = [r["metadata"] for r in iter_release_records(storage, "v2")]   # whatever the release layout
         yield {"escalated": escalated["record_id"], "released": quality[0]["record_id"], "quarantine": q2,
-               "release": v2}
+               "release": v2, "biased": bias["record_id"], "gate_quality": _gate_quality(base / "b2")}
 
 
 @pytest.mark.skipif(not WIRED, reason="waiting for policy wiring (int_review_verdicts in int_records_classified)")
@@ -150,3 +167,18 @@ def test_released_by_review_record_appears_in_the_next_release(two_builds) -> No
     rid = two_builds["released"]
     assert rid in {m["record_id"] for m in two_builds["release"]}
     assert rid not in {r["record_id"] for r in two_builds["quarantine"]}
+
+
+@pytest.mark.skipif(not WIRED, reason="waiting for policy wiring (int_review_verdicts in int_records_classified)")
+def test_release_verdict_lifts_a_quality_bias_quarantine(two_builds) -> None:  # type: ignore[no-untyped-def]
+    """A clinician's `release` of a stage-1 record the bias limit quarantined: published in the next
+    build with its bias flags kept and the decision named, and gate_quality (which fails a released
+    record over the limit without a release decision) passes."""
+    from lakehouse.review.record import decision_id
+
+    rid = two_builds["biased"]
+    assert rid not in {r["record_id"] for r in two_builds["quarantine"]}
+    (meta,) = [m for m in two_builds["release"] if m["record_id"] == rid]
+    assert meta["bias"]["stereotype_flags"] == ["gender:women"] and meta["bias"]["bias_score"] == 0.5
+    assert meta["released_by_review"] == decision_id("dr_a", rid, "v1", "release", BIAS_NOTES)
+    assert two_builds["gate_quality"] == ["pass"]
