@@ -7,8 +7,9 @@ data-file extension kept) and replaces a segment the redactor changes by the red
 ``clinic/jane.doe@example.org.jsonl`` -> ``clinic/<EMAIL_ADDRESS_1>.jsonl``.
 
 This module does not import :mod:`lakehouse.privacy`: the caller passes the redactor as a function
-``texts -> redacted texts`` (one placeholder scope per text). :func:`redact_source_key_batch` is the
-engine-contract batch function that binds the pipeline's redactor lazily.
+``texts -> redacted texts`` (one placeholder scope per text). The build's cached stage that binds the
+pipeline's redactor is :func:`lakehouse.engine.stages.source_key_batch`; :func:`key_stems` names the
+texts of a released key that the final PII scan reads.
 """
 
 from __future__ import annotations
@@ -62,22 +63,20 @@ def redact_source_keys(keys: Sequence[str | None], redact_texts: RedactTexts) ->
     return out
 
 
-def redact_source_key_batch(batch: "pa.RecordBatch", column: str = "source_key",
-                            config_path: str | None = None) -> "pa.RecordBatch":
-    """Engine batch function: ``batch`` with ``column`` redacted (same rows, same order).
+def key_stems(key: str | None) -> list[str]:
+    """The texts the final PII scan reads in a released source_key: each path segment as the
+    redactor read it (data-file suffix dropped, ``_``/``-``/``+`` read as spaces) with its
+    placeholders intact. Reading ``part-0001`` instead of ``part 0001`` made spaCy see a PERSON in
+    an ordinary shard name, i.e. a gate failure on a text the redaction had never been asked about."""
+    from lakehouse.privacy.patterns import PLACEHOLDER_RE
 
-    Binds :func:`lakehouse.privacy.get_redactor` (imported here, loaded once per process).
-    """
-    import pyarrow as pa
-
-    from lakehouse.privacy import get_redactor
-
-    redactor = get_redactor(config_path)
-
-    def redact(texts: list[str]) -> list[str]:
-        return [r.text or "" for r in redactor.redact_texts(texts)]
-
-    keys = batch.column(column).to_pylist()
-    new = pa.array(redact_source_keys(keys, redact), type=pa.string())
-    i = batch.schema.get_field_index(column)
-    return batch.set_column(i, batch.schema.field(i), new)
+    out = []
+    for seg in (key or "").split("/"):
+        parts = PLACEHOLDER_RE.split(_SUFFIX_RE.sub("", seg))
+        holders = PLACEHOLDER_RE.findall(_SUFFIX_RE.sub("", seg))
+        text = _SEP_RE.sub(" ", parts[0])
+        for holder, rest in zip(holders, parts[1:]):
+            text += holder + _SEP_RE.sub(" ", rest)
+        if text.strip():
+            out.append(text.strip())
+    return out

@@ -92,6 +92,28 @@ def test_file_name_pii_is_redacted_in_provenance():
                                                            "john smith notes", "plain", "part 0001"})
 
 
+def test_source_key_stage_redacts_and_scans_each_key_on_its_own():
+    """The cached engine stage: released form + the final scan's findings, per key, whatever the batch."""
+    import pyarrow as pa
+
+    from lakehouse.engine.stages import SOURCE_KEY_OUTPUT, source_key_batch
+    from lakehouse.provenance import key_stems
+
+    keys = ["clinic/jane.doe@example.org.jsonl", "plain/part-0001.jsonl", "notes/call 555-201-3344.csv"]
+    out = source_key_batch(pa.RecordBatch.from_pydict({"source_key": keys}))
+    assert out.schema == SOURCE_KEY_OUTPUT
+    rows = out.to_pylist()
+    assert [r["released"] for r in rows] == ["clinic/<EMAIL_1>.jsonl", "plain/part-0001.jsonl",
+                                             "notes/call_<PHONE_1>.csv"]
+    assert [r["findings"] for r in rows] == [0, 0, 0]
+    alone = [source_key_batch(pa.RecordBatch.from_pydict({"source_key": [k]})).to_pylist()[0] for k in keys]
+    assert alone == rows
+    assert key_stems("clinic/<EMAIL_1>.jsonl.gz") == ["clinic", "<EMAIL_1>"]
+    # the scan reads what the redactor read: spaCy calls "part-0001" a PERSON, "part 0001" nothing
+    assert key_stems("a_b/<PERSON_1>_notes-v2.csv") == ["a b", "<PERSON_1> notes v2"]
+    assert key_stems("plain/part-0001.jsonl") == ["plain", "part 0001"]
+
+
 def test_raw_and_quarantine_are_owner_only(local_root, tmp_path):
     root = Path(local_root)
     root.mkdir(parents=True)

@@ -172,9 +172,10 @@ def _flush(cache: ResultCache, parts: list["pa.Table"]) -> None:
         parts.clear()
 
 
-def pii_residual(session: "duckdb.DuckDBPyConnection", released: str) -> "duckdb.DuckDBPyRelation":
+def pii_residual(session: "duckdb.DuckDBPyConnection", released: str, source_keys: str) -> "duckdb.DuckDBPyRelation":
     """Findings left in each released (redacted) record: its texts' spans from the cache (computed
-    where missing), outside placeholders."""
+    where missing), outside placeholders, plus those left in its released source_key
+    (``source_keys``: int_source_keys_redacted, scanned by the cached source_keys stage)."""
     import pyarrow as pa
 
     from lakehouse.engine.stages import pii_fingerprint
@@ -184,7 +185,7 @@ def pii_residual(session: "duckdb.DuckDBPyConnection", released: str) -> "duckdb
                            fn_path="lakehouse.engine.stages:pii_analyze_batch", result_columns=["findings"],
                            batch_rows=256, consumer="released")
     sql = f"""
-        with r as (select record_id, kind, messages, prompt, chosen, rejected, text, source_key from {released}),
+        with r as (select record_id, kind, messages, prompt, chosen, rejected, text from {released}),
         mk as (select distinct owner as record_id, sha256(content) as key from ({_texts_sql('r')})),
         sp as (
             select mk.record_id, list({{'key': mk.key, 'findings': s.findings}} order by mk.key) as spans
@@ -203,7 +204,19 @@ def pii_residual(session: "duckdb.DuckDBPyConnection", released: str) -> "duckdb
 
     rel = _stage_table(session, "__lh_pii_residual_stage", produce())
     reader_con.close()
-    return rel if rel is not None else session.sql("select null::varchar as record_id, 0::bigint as findings where false")
+    if rel is None:
+        return session.sql("select null::varchar as record_id, 0::bigint as findings where false")
+    return session.sql(f"""
+        -- a released source_key the stage did not scan counts as a finding: the gate fails closed
+        select s.record_id,
+               s.findings + case when r.source_key is not null and k.source_key is null then 1
+                                 else coalesce(k.findings, 0) end as findings
+        from __lh_pii_residual_stage s
+        join {released} r using (record_id)
+        left join (select source_key, max(source_key_findings) as findings from {source_keys} group by 1) k
+            on k.source_key = r.source_key
+        order by s.record_id
+    """)
 
 
 # -- generic: stream a relation through a batch function into a staging table --------------------
@@ -278,14 +291,18 @@ def near_duplicates(session: "duckdb.DuckDBPyConnection", deduplicated: str, thr
 
 
 def source_keys_redacted(session: "duckdb.DuckDBPyConnection", releasable: str) -> "duckdb.DuckDBPyRelation":
-    """Each distinct source_key of the releasable records and its released form: the file name
-    run through the pipeline's redactor (a file named after a person never reaches the release)."""
-    sql = f"select distinct source_key from {releasable} where source_key is not null order by source_key"
-    rel = map_to_table(session, f"select source_key as original, source_key from ({sql})",
-                       "lakehouse.provenance:redact_source_key_batch", keep=["original"], outputs=["source_key"],
-                       stage="source_keys", stage_name="__lh_source_keys_stage", batch_rows=256,
-                       empty_sql="select null::varchar as original, null::varchar as source_key where false")
-    return rel
+    """Each distinct source_key of the releasable records, its released form (the file name run
+    through the pipeline's redactor: a file named after a person never reaches the release) and the
+    findings the final PII scan leaves in that form, from cache/source_keys (computed where missing)."""
+    from lakehouse.engine.stages import SOURCE_KEY_OUTPUT, pii_fingerprint
+
+    keys = f"select distinct source_key from {releasable} where source_key is not null"
+    sql = cached_map(session, storage=_storage(), stage="source_keys", fp=pii_fingerprint(),
+                     inputs_sql=f"select sha256(source_key) as key, source_key from ({keys})",
+                     fn_path="lakehouse.engine.stages:source_key_batch", result_columns=SOURCE_KEY_OUTPUT.names,
+                     batch_rows=256)
+    return session.sql(f"select k.source_key as original, c.released as source_key, c.findings as source_key_findings "
+                       f"from ({keys}) k join ({sql}) c on c.key = sha256(k.source_key) order by 1")
 
 
 def record_bias(session: "duckdb.DuckDBPyConnection", policy: str) -> "duckdb.DuckDBPyRelation":

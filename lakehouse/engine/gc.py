@@ -23,7 +23,7 @@ def current_fingerprints() -> dict[str, Callable[[], str]]:
     from lakehouse.engine.stages import bias_fingerprint, minhash_fingerprint, pii_fingerprint, quality_fingerprint
 
     return {"pii_spans": pii_fingerprint, "pii_residual_keys": pii_fingerprint, "quality_scores": quality_fingerprint,
-            "minhash": minhash_fingerprint, "bias_flags": bias_fingerprint}
+            "minhash": minhash_fingerprint, "bias_flags": bias_fingerprint, "source_keys": pii_fingerprint}
 
 
 @dataclass

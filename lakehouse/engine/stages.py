@@ -169,14 +169,26 @@ def pii_residual_batch(batch: pa.RecordBatch, config_path: str | None = None) ->
     red.seed_cache(seeded)
     per_row = [record_texts(*vals) for vals in zip(cols["kind"], cols["messages"], cols["prompt"], cols["chosen"],
                                                    cols["rejected"], cols["text"])]
-    if "source_key" in cols:  # released provenance strings are scanned like message text
-        from lakehouse.provenance import _SUFFIX_RE
-
-        def stems(key: str | None) -> list[str]:  # path segments without file suffixes; placeholders intact
-            return [_SUFFIX_RE.sub("", seg) for seg in (key or "").split("/") if seg]
-
-        per_row = [texts + stems(key) for texts, key in zip(per_row, cols["source_key"])]
     return pa.record_batch([pa.array(residual_counts(red, per_row), pa.int64())], names=["findings"])
+
+
+# -- 4. provenance strings -----------------------------------------------------------------------
+SOURCE_KEY_OUTPUT = pa.schema([("released", pa.string()), ("findings", pa.int64())])
+
+
+def source_key_batch(batch: pa.RecordBatch, config_path: str | None = None) -> pa.RecordBatch:
+    """source_key -> its released form (every path segment through the redactor,
+    :func:`lakehouse.provenance.redact_source_keys`) and the findings the gate's final scan leaves in
+    that form's stems (:func:`lakehouse.provenance.key_stems`). Cached per sha256(source_key) under
+    the PII fingerprint (stage ``source_keys``), so a rebuild loads no NER model for provenance."""
+    from lakehouse.provenance import key_stems, redact_source_keys
+    from lakehouse.udf.privacy import residual_counts
+
+    red = _redactor(config_path)
+    released = redact_source_keys(batch.column("source_key").to_pylist(),
+                                  lambda texts: [r.text or "" for r in red.redact_texts(texts)])
+    findings = residual_counts(red, [key_stems(k) for k in released])
+    return pa.record_batch([pa.array(released, pa.string()), pa.array(findings, pa.int64())], schema=SOURCE_KEY_OUTPUT)
 
 
 def counts_json(counts: dict[str, int]) -> str:
