@@ -150,15 +150,29 @@ def test_cache_second_call_does_no_analysis(redactor: Redactor, monkeypatch: pyt
 def test_duplicate_messages_analysed_once() -> None:
     r = Redactor(load_privacy_config())
     r._analyzer = get_redactor().engine  # share the loaded engine, fresh cache
-    r._stop_words = get_redactor()._stop_words
+    r._stop_words = get_redactor().stop_words
     r.redact_texts(["Same text, Dr. Ola Berg."] * 5 + ["Other text."])
     assert r.stats["analyzed"] == 2 + 1  # 2 distinct originals + 1 changed text re-scanned
+
+
+def test_applying_cached_spans_loads_no_model() -> None:
+    """A rebuild seeds every analysis from cache/pii_spans: placeholders and name propagation then
+    run without spaCy's NER or Presidio (the engine stays unbuilt), with the same output."""
+    texts = ["Dr. Ola Berg said I should rest.", "Ola thinks it will pass."]
+    loaded = get_redactor()
+    want = loaded.redact_conversations([[{"role": "user", "content": t} for t in texts]])
+    r = Redactor(load_privacy_config())
+    r.seed_cache(dict(loaded.cache_items()))
+    got = r.redact_conversations([[{"role": "user", "content": t} for t in texts]])
+    assert got == want and "<PERSON_1>" in got[0].messages[1]["content"]   # propagated to "Ola"
+    assert r._analyzer is None and r.stats["analyzed"] == 0
+    assert r.stop_words == loaded.engine.stop_words   # the language's list is the model's list
 
 
 def test_long_text_chunks_keep_offsets() -> None:
     r = Redactor(load_privacy_config(chunk_chars=400))
     r._analyzer = get_redactor().engine
-    r._stop_words = get_redactor()._stop_words
+    r._stop_words = get_redactor().stop_words
     filler = "I went for a walk and felt a little better afterwards. " * 12
     text = f"Dr. Helena Vasquez called. {filler}Email helena.v@example.org. {filler}Helena said to call 555-303-8812."
     out = r.redact_texts([text])[0].text

@@ -125,6 +125,16 @@ class Redactor:
         return self.engine.analyzer
 
     @property
+    def stop_words(self) -> frozenset[str]:
+        """spaCy's stop words of the configured language (name propagation skips them), from the
+        language class: applying cached spans never loads the NER model or Presidio."""
+        if not self._stop_words:
+            from spacy.util import get_lang_class
+
+            self._stop_words = frozenset(w.lower() for w in get_lang_class(self.config.language).Defaults.stop_words)
+        return self._stop_words
+
+    @property
     def engine(self) -> Any:
         """The FastAnalyzer (spaCy NER on gated windows + Presidio pattern recognizers), built on first access."""
         if self._analyzer is None:
@@ -132,9 +142,7 @@ class Redactor:
                 if self._analyzer is None:
                     from . import _presidio
 
-                    engine = _presidio.FastAnalyzer(self.config)
-                    self._stop_words = engine.stop_words
-                    self._analyzer = engine
+                    self._analyzer = _presidio.FastAnalyzer(self.config)
         return self._analyzer
 
     def _clean(self, text: str, results: Sequence[Any], offset: int = 0) -> list[Finding]:
@@ -251,9 +259,8 @@ class Redactor:
     def _scope_findings(self, texts: Sequence[str], findings: Sequence[Sequence[Finding]]) -> list[list[Finding]]:
         cfg = self.config
         if cfg.propagate and any(findings):
-            self.analyzer  # noqa: B018  (stop words are loaded with the analyzer)
             return propagate(texts, findings, entity_types=cfg.propagate_entity_types,
-                             min_token_chars=cfg.propagate_min_token_chars, stop_words=self._stop_words,
+                             min_token_chars=cfg.propagate_min_token_chars, stop_words=self.stop_words,
                              allow_terms=cfg.allow_terms | cfg.filler_terms)
         return [list(fs) for fs in findings]
 
