@@ -167,6 +167,13 @@ def test_applying_cached_spans_loads_no_model() -> None:
     assert got == want and "<PERSON_1>" in got[0].messages[1]["content"]   # propagated to "Ola"
     assert r._analyzer is None and r.stats["analyzed"] == 0
     assert r.stop_words == loaded.engine.stop_words   # the language's list is the model's list
+    import subprocess
+    import sys
+
+    probe = ("import sys; from lakehouse.privacy.redactor import language_stop_words as f; "
+             "w = f('en'); print(len(w), 'spacy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert out == [str(len(r.stop_words)), "False"]   # read without importing spaCy (thinc, torch)
 
 
 def test_long_text_chunks_keep_offsets() -> None:
