@@ -43,19 +43,41 @@ def _texts_sql(records: str, key_col: str = "record_id") -> str:
     """
 
 
+_STAGE_ROWS = 16_384          # rows per INSERT into a staging table (one statement per engine batch
+_STAGE_BYTES = 64 * 2**20     # cost ~5x more: 0.5 s vs 0.1 s per 20k records), bounded in memory too
+
+
 def _stage_table(session: "duckdb.DuckDBPyConnection", name: str, batches: Iterator["pa.Table"]) -> "duckdb.DuckDBPyRelation":
-    """Insert streamed Arrow tables into a fresh table ``name``; return it as a relation."""
+    """Insert streamed Arrow tables into a fresh table ``name`` (grouped into a few large INSERTs);
+    return it as a relation, or None when nothing came."""
+    import pyarrow as pa
+
     writer = session.cursor()
     writer.execute(f"drop table if exists {name}")
     created = False
-    for tbl in batches:
+    pending: list[pa.Table] = []
+    rows = nbytes = 0
+
+    def flush() -> None:
+        nonlocal created, rows, nbytes
+        if not pending:
+            return
+        tbl = pa.concat_tables(pending, promote_options="permissive") if len(pending) > 1 else pending[0]
         writer.register("__lh_batch", tbl)
-        if not created:
-            writer.execute(f"create table {name} as select * from __lh_batch")
-            created = True
-        else:
-            writer.execute(f"insert into {name} select * from __lh_batch")
+        writer.execute(f"insert into {name} select * from __lh_batch" if created
+                       else f"create table {name} as select * from __lh_batch")
         writer.unregister("__lh_batch")
+        created = True
+        pending.clear()
+        rows = nbytes = 0
+
+    for tbl in batches:
+        pending.append(tbl)
+        rows += tbl.num_rows
+        nbytes += tbl.nbytes
+        if rows >= _STAGE_ROWS or nbytes >= _STAGE_BYTES:
+            flush()
+    flush()
     writer.close()
     return session.table(name) if created else None  # type: ignore[return-value]
 
