@@ -18,9 +18,14 @@ HASH_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 def normalize_whitespace(text: str) -> str:
-    """CRLF -> LF, runs of spaces/tabs -> one space, at most one blank line, trimmed lines and ends."""
+    """CRLF -> LF, runs of spaces/tabs -> one space, at most one blank line, trimmed lines and ends.
+    (The hash gate recomputes these hashes: tests/test_hashing_udf.py pins the definition.)"""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = "\n".join(_WS.sub(" ", line).strip() for line in text.split("\n"))
+    if "  " in text or "\t" in text or "\u00a0" in text:   # else every run is one space already
+        text = _WS.sub(" ", text)
+    if "\n" not in text:   # one line, most chat turns: the same result without the split / join
+        return text.strip()
+    text = "\n".join(line.strip() for line in text.split("\n"))
     return _NL.sub("\n\n", text).strip()
 
 

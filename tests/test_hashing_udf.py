@@ -15,6 +15,28 @@ def test_whitespace_normalization():
     assert normalize_whitespace("  a \t b\r\n\r\n\r\n\nc  ") == "a b\n\nc"
 
 
+def test_whitespace_normalization_equals_the_per_line_definition():
+    """The one-line fast path gives exactly what trimming each line did (content hashes of every
+    earlier release depend on it), on random text rich in every kind of Unicode whitespace."""
+    import random
+    import re
+
+    ws, nl = re.compile(r"[ \t\u00a0]+"), re.compile(r"\n{3,}")
+
+    def per_line(text: str) -> str:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        text = "\n".join(ws.sub(" ", line).strip() for line in text.split("\n"))
+        return nl.sub("\n\n", text).strip()
+
+    alphabet = list("ab é") + [" ", " ", "\t", "\n", "\n", "\r", "\r\n", "\u00a0", "\x0b", "\x0c", "\x1c", "\x1d",
+                               "\x1e", "\x1f", "\x85", "\u1680", "\u2003", "\u2028", "\u2029", "\u202f", "\u3000",
+                               "\ufeff", "\u200b", "<PERSON_1>"]
+    rng = random.Random(7)
+    for _ in range(20000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        assert normalize_whitespace(text) == per_line(text), repr(text)
+
+
 def test_hash_ignores_whitespace_and_key_order_but_not_roles():
     a = [{"role": "user", "content": "Hi  there"}, {"role": "assistant", "content": "Hello"}]
     b = [{"content": "Hi there ", "role": "user"}, {"role": "assistant", "content": "Hello\n"}]
