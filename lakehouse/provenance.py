@@ -65,18 +65,12 @@ def redact_source_keys(keys: Sequence[str | None], redact_texts: RedactTexts) ->
 
 def key_stems(key: str | None) -> list[str]:
     """The texts the final PII scan reads in a released source_key: each path segment as the
-    redactor read it (data-file suffix dropped, ``_``/``-``/``+`` read as spaces) with its
-    placeholders intact. Reading ``part-0001`` instead of ``part 0001`` made spaCy see a PERSON in
-    an ordinary shard name, i.e. a gate failure on a text the redaction had never been asked about."""
+    redactor read it (:func:`_segment_text`: data-file suffix dropped, ``_``/``-``/``+`` read as
+    spaces) with its placeholders intact. Reading ``part-0001`` instead of ``part 0001`` made spaCy
+    see a PERSON in an ordinary shard name, i.e. a gate failure on a text the redaction had never
+    been asked about."""
     from lakehouse.privacy.patterns import PLACEHOLDER_RE
 
-    out = []
-    for seg in (key or "").split("/"):
-        parts = PLACEHOLDER_RE.split(_SUFFIX_RE.sub("", seg))
-        holders = PLACEHOLDER_RE.findall(_SUFFIX_RE.sub("", seg))
-        text = _SEP_RE.sub(" ", parts[0])
-        for holder, rest in zip(holders, parts[1:]):
-            text += holder + _SEP_RE.sub(" ", rest)
-        if text.strip():
-            out.append(text.strip())
-    return out
+    read = re.compile(f"({PLACEHOLDER_RE.pattern})|{_SEP_RE.pattern}")   # a placeholder, or a separator run
+    texts = (read.sub(lambda m: m.group(1) or " ", _SUFFIX_RE.sub("", seg)).strip() for seg in (key or "").split("/"))
+    return [t for t in texts if t]

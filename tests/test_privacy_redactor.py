@@ -167,6 +167,7 @@ def test_applying_cached_spans_loads_no_model() -> None:
     assert got == want and "<PERSON_1>" in got[0].messages[1]["content"]   # propagated to "Ola"
     assert r._analyzer is None and r.stats["analyzed"] == 0
     assert r.stop_words == loaded.engine.stop_words   # the language's list is the model's list
+    assert r.stop_words == frozenset(w.lower() for w in loaded.engine.nlp.Defaults.stop_words)
     import subprocess
     import sys
 

@@ -18,7 +18,7 @@ from presidio_analyzer import predefined_recognizers as predefined
 from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
 
 from . import patterns
-from .config import PrivacyConfig, PrivacyConfigError
+from .config import PrivacyConfig, PrivacyConfigError, language_stop_words
 
 _DIGIT = re.compile(r"\d")
 # Recognizers whose every pattern needs a digit: skipped on digit-free text (most chat turns).
@@ -193,7 +193,7 @@ def custom_recognizers(config: PrivacyConfig, nlp: Any = None) -> list[LocalReco
     needs_lists = any(config.custom(n).get("enabled") for n in ("name_shape", "place_gazetteer", "address_block"))
     if needs_lists:
         common = common_words(nlp) if nlp is not None else frozenset()
-        stop = frozenset(w.lower() for w in nlp.Defaults.stop_words) if nlp is not None else frozenset()
+        stop = language_stop_words(lang) if nlp is not None else frozenset()
         first, last = gazetteers.first_names(), gazetteers.last_names()
         regions, cities = gazetteers.regions(), gazetteers.cities()
         places = frozenset(p.lower() for p in regions | cities)
@@ -360,7 +360,7 @@ class FastAnalyzer:
         self.name_recognizers = [r for r in recs if not isinstance(r, predefined.SpacyRecognizer)
                                  and set(r.supported_entities) <= NAME_ENTITIES]
         self.pattern_entities = sorted({e for r in recs for e in r.supported_entities} - NAME_ENTITIES)
-        self.stop_words = frozenset(w.lower() for w in self.nlp.Defaults.stop_words)
+        self.stop_words = language_stop_words(config.language)
         gcfg = config.ner_gate
         self.gate_enabled = bool(gcfg.get("enabled", True))
         self.skip_words = self.stop_words | config.allow_terms | config.filler_terms

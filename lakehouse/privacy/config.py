@@ -6,6 +6,7 @@ import functools
 import hashlib
 import importlib.metadata
 import importlib.resources
+import importlib.util
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -231,3 +232,26 @@ def load_privacy_config(path: str | None = None, **overrides: Any) -> PrivacyCon
     raw = yaml.safe_load(text) or {}
     raw.update(overrides)
     return parse_privacy_config(raw)
+
+
+@functools.lru_cache(maxsize=8)
+def language_stop_words(language: str) -> frozenset[str]:
+    """spaCy's stop words of ``language`` (lower case), the list its models use. Read from spaCy's
+    own ``lang/<language>/stop_words.py``, a module without imports, so that a process that only
+    applies cached spans never imports spaCy (which pulls in thinc and torch: ~4 s per worker);
+    through the language class when that file is missing or not self-contained."""
+    words: Any = None
+    spec = importlib.util.find_spec("spacy")
+    if spec is not None and spec.origin:
+        path = Path(spec.origin).parent / "lang" / language / "stop_words.py"
+        try:
+            namespace: dict[str, Any] = {}
+            exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)  # noqa: S102 (spaCy's own file)
+            words = namespace["STOP_WORDS"]
+        except (OSError, ImportError, KeyError, NameError, SyntaxError):
+            words = None
+    if words is None:
+        from spacy.util import get_lang_class
+
+        words = get_lang_class(language).Defaults.stop_words
+    return frozenset(w.lower() for w in words)

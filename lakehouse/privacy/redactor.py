@@ -8,18 +8,15 @@ exists only in memory for the duration of one scope; nothing here logs text or P
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import importlib.util
 import os
 import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Sequence
 
-from .config import PrivacyConfig, PrivacyConfigError, load_privacy_config
+from .config import PrivacyConfig, PrivacyConfigError, language_stop_words, load_privacy_config
 from .findings import (
     Finding,
     PlaceholderScope,
@@ -105,29 +102,6 @@ def _worker_analyze(texts: list[str]) -> list[tuple[Finding, ...]]:
     return _WORKER._analyze_uncached(texts)
 
 
-@functools.lru_cache(maxsize=8)
-def language_stop_words(language: str) -> frozenset[str]:
-    """spaCy's stop words of ``language`` (lower case), the list its models use. Read from spaCy's
-    own ``lang/<language>/stop_words.py``, a module without imports, so that a process that only
-    applies cached spans never imports spaCy (which pulls in thinc and torch: ~4 s per worker);
-    through the language class when that file is missing or not self-contained."""
-    words: Any = None
-    spec = importlib.util.find_spec("spacy")
-    if spec is not None and spec.origin:
-        path = Path(spec.origin).parent / "lang" / language / "stop_words.py"
-        try:
-            namespace: dict[str, Any] = {}
-            exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)  # noqa: S102 (spaCy's own file)
-            words = namespace["STOP_WORDS"]
-        except (OSError, ImportError, KeyError, NameError, SyntaxError):
-            words = None
-    if words is None:
-        from spacy.util import get_lang_class
-
-        words = get_lang_class(language).Defaults.stop_words
-    return frozenset(w.lower() for w in words)
-
-
 class Redactor:
     """PII redaction per privacy.yml. Lazy: spaCy and Presidio load on first use. Thread-safe."""
 
@@ -152,8 +126,8 @@ class Redactor:
 
     @property
     def stop_words(self) -> frozenset[str]:
-        """spaCy's stop words of the configured language (name propagation skips them), from the
-        language class: applying cached spans never loads the NER model or Presidio."""
+        """spaCy's stop words of the configured language (name propagation skips them), read without
+        spaCy (:func:`language_stop_words`): applying cached spans never loads the NER model or Presidio."""
         if not self._stop_words:
             self._stop_words = language_stop_words(self.config.language)
         return self._stop_words
